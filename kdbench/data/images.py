@@ -1,0 +1,45 @@
+"""Small image helpers shared by the data sets: uint8 <-> float, MNIST-style framing."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+
+def to_float(images: np.ndarray) -> torch.Tensor:
+    """uint8 ``(N, H, W)`` -> float32 ``(N, 1, H, W)`` in [0, 1]."""
+    return torch.from_numpy(np.ascontiguousarray(images)).float().div_(255.0).unsqueeze(1)
+
+
+def to_uint8(x: torch.Tensor) -> np.ndarray:
+    """float ``(N, 1, H, W)`` in [0, 1] -> uint8 ``(N, H, W)``, rounded (how MNIST-C stores)."""
+    return x.clamp(0, 1).mul(255).round().to(torch.uint8).squeeze(1).numpy()
+
+
+def frame_like_mnist(glyphs: torch.Tensor, box: int = 20, size: int = 28) -> torch.Tensor:
+    """Fit each image ``(N, 1, h, w)`` into a ``box``x``box`` square keeping its aspect ratio,
+    then place it in a ``size``x``size`` frame centred on its centre of mass, as MNIST was
+    made (LeCun et al. 1998). Returns float32 ``(N, 1, size, size)`` in [0, 1]."""
+    out = torch.zeros(glyphs.shape[0], 1, size, size)
+    for i, g in enumerate(glyphs):
+        g = g[0]
+        rows = torch.nonzero(g.sum(1) > 0).flatten()
+        cols = torch.nonzero(g.sum(0) > 0).flatten()
+        if len(rows) == 0:
+            continue
+        g = g[rows[0]: rows[-1] + 1, cols[0]: cols[-1] + 1]
+        h, w = g.shape
+        scale = box / max(h, w)
+        nh, nw = max(1, round(h * scale)), max(1, round(w * scale))
+        g = F.interpolate(g[None, None], size=(nh, nw), mode="bilinear",
+                          antialias=True, align_corners=False)[0, 0].clamp(0, 1)
+        ys, xs = torch.meshgrid(torch.arange(nh), torch.arange(nw), indexing="ij")
+        mass = g.sum().clamp_min(1e-8)
+        cy, cx = float((g * ys).sum() / mass), float((g * xs).sum() / mass)
+        top = int(round(size / 2 - cy - 0.5))
+        left = int(round(size / 2 - cx - 0.5))
+        top = min(max(top, 0), size - nh)
+        left = min(max(left, 0), size - nw)
+        out[i, 0, top: top + nh, left: left + nw] = g
+    return out
