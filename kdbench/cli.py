@@ -1,0 +1,172 @@
+"""Command line: ``python -m kdbench {run, list, figures, report}``.
+
+User mistakes (`UserError`) print one line ``kdbench: error: ...`` and exit with status 2; a
+run in which some job failed exits with status 1 after finishing everything else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+import warnings
+from pathlib import Path
+
+from .errors import UserError
+
+
+def _workdir(path: str) -> Path:
+    wd = Path(path).resolve()
+    try:
+        wd.mkdir(parents=True, exist_ok=True)
+        probe = wd / f".kdbench-write-test-{os.getpid()}"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as e:
+        raise UserError(f"work directory {wd} is not writable: {e.strerror}") from None
+    return wd
+
+
+def _threads() -> None:
+    import torch
+
+    torch.set_num_threads(max(1, os.cpu_count() or 1))
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from .collect import collect
+    from .config import load_suite
+    from .executor import run_jobs
+    from .plan import plan
+    from .report import write_report
+    from .store import RunStore
+
+    suite = load_suite(args.suite, seeds=args.seeds)
+    wd = _workdir(args.workdir)
+    _threads()
+    jobs, models = plan(suite)
+    print(f"kdbench: suite '{suite.name}' ({suite.path}), seeds {list(suite.seeds)}: "
+          f"{len(jobs)} jobs, {len(models)} models; work directory {wd}")
+    t0 = time.perf_counter()
+    store = RunStore(wd / "runs")
+    report = run_jobs(jobs, store, progress=not args.quiet)
+    t1 = time.perf_counter()
+    results = wd / "results" / suite.name
+    collect(suite, models, store, results)
+    t2 = time.perf_counter()
+    path = write_report(suite.name, results, wd / "reports" / suite.name,
+                        failed=list(report.failed.values()))
+    t3 = time.perf_counter()
+    stages = {k.replace("_", " "): v for k, v in report.seconds.items()}
+    stages.update({"collect": t2 - t1, "report": t3 - t2})
+    print("time per stage: " + ", ".join(f"{k} {v:.1f}s" for k, v in stages.items())
+          + f"; total {t3 - t0:.1f}s ({len(report.ran)} jobs run, {len(report.cached)} from the store)")
+    if report.failed:
+        for reason in report.failed.values():
+            print(f"kdbench: job failed: {reason}", file=sys.stderr)
+        print(f"kdbench: {len(report.failed)} job(s) failed, {len(report.skipped)} skipped; "
+              f"the report marks their cells as missing: {path}", file=sys.stderr)
+        return 1
+    print(f"kdbench: results in {results}; report: {path}")
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from .config import list_suites
+    from .data import CORRUPTIONS, DATASETS, OOD_SETS, SHIFT_SETS
+    from .distill import METHODS
+    from .models import MODELS
+    from .teachers import TEACHERS
+
+    sections = {"suites": list_suites(), "datasets": DATASETS.names(),
+                "shift sets": SHIFT_SETS.names(), "OOD sets": OOD_SETS.names(),
+                "corruptions": CORRUPTIONS.names(), "models": MODELS.names(),
+                "teacher kinds": TEACHERS.names(), "methods": METHODS.names()}
+    for title, names in sections.items():
+        if args.what in (None, title.split()[0].lower().rstrip("s"), title.replace(" ", "-")):
+            print(f"{title}: {', '.join(names)}")
+    return 0
+
+
+def cmd_figures(args: argparse.Namespace) -> int:
+    from .config import check_name
+    from .report.figures import write_figures
+
+    name = check_name("suite", args.suite)
+    wd = Path(args.workdir).resolve()
+    start = time.perf_counter()
+    files = write_figures(wd / "results" / name, wd / "reports" / name / "figures",
+                          formats=tuple(args.format))
+    print(f"kdbench: wrote {len(files)} figure files to {wd / 'reports' / name / 'figures'} "
+          f"in {time.perf_counter() - start:.1f}s")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from .config import check_name
+    from .report import write_report
+
+    name = check_name("suite", args.suite)
+    wd = Path(args.workdir).resolve()
+    path = write_report(name, wd / "results" / name, wd / "reports" / name)
+    print(f"kdbench: report: {path}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m kdbench", description=(
+        "kdbench: how much of a teacher's uncertainty quality survives distillation."))
+    p.add_argument("--plugin", action="append", default=[], metavar="MODULE",
+                   help="import MODULE first so that it can register models, methods, ...")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    r = sub.add_parser("run", help="train, evaluate, collect and report a suite",
+                       description="Run a suite end to end; finished jobs come from runs/.")
+    r.add_argument("target", choices=["all"], help="what to run: 'all' (train, evaluate, "
+                   "collect results, write the report)")
+    r.add_argument("--suite", default="mnist5k", help="built-in suite name or path to a "
+                   "suite .toml (default: mnist5k; see 'list suites')")
+    r.add_argument("--seeds", type=int, nargs="+", help="seeds to run (default: the suite's)")
+    r.add_argument("--workdir", default=".", help="directory for runs/, results/ and "
+                   "reports/ (default: the current directory)")
+    r.add_argument("--quiet", action="store_true", help="no progress bars")
+    r.set_defaults(func=cmd_run)
+
+    ls = sub.add_parser("list", help="list suites, datasets, corruptions, models, methods",
+                        description="List what kdbench can run.")
+    ls.add_argument("what", nargs="?", choices=["suite", "dataset", "shift", "ood", "corruption",
+                                                  "model", "teacher", "method"],
+                    help="only this kind")
+    ls.set_defaults(func=cmd_list)
+
+    f = sub.add_parser("figures", help="regenerate the figures from results/ (no training)",
+                       description="Regenerate reports/<suite>/figures from results/<suite>.")
+    f.add_argument("--suite", default="mnist5k")
+    f.add_argument("--workdir", default=".")
+    f.add_argument("--format", nargs="+", default=["png", "pdf"], choices=["png", "pdf", "svg"])
+    f.set_defaults(func=cmd_figures)
+
+    rep = sub.add_parser("report", help="rewrite report.md and its figures from results/",
+                         description="Regenerate reports/<suite>/ from results/<suite>.")
+    rep.add_argument("--suite", default="mnist5k")
+    rep.add_argument("--workdir", default=".")
+    rep.set_defaults(func=cmd_report)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        from .registry import load_plugins
+
+        load_plugins(args.plugin)
+        with warnings.catch_warnings():
+            warnings.simplefilter("default")
+            return args.func(args)
+    except UserError as e:
+        print(f"kdbench: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("kdbench: interrupted; finished jobs are kept in runs/", file=sys.stderr)
+        return 130

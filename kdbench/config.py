@@ -1,0 +1,372 @@
+"""Suite files: TOML -> frozen dataclasses, validated at load time.
+
+A suite names the data and evaluation splits, the seeds, the teachers, the students, the
+distillation methods and which (teacher, student, method) triples to run. The format is
+documented in docs/suites.md; the built-in suites live in ``kdbench/suites/``. Every error
+names the file, the table and key, and what is allowed, and is raised as `UserError`.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .data import CORRUPTIONS, DATASETS, OOD_SETS, SHIFT_SETS
+from .distill import METHODS
+from .errors import UserError, did_you_mean, unknown_name
+from .models import MODELS
+from .registry import Registry
+from .teachers import TEACHERS
+from .train import TrainConfig
+
+SUITES_DIR = Path(__file__).resolve().parent / "suites"
+SAFE_NAME = re.compile(r"^[a-z0-9][a-z0-9_\-]{0,63}$")
+
+
+def check_name(kind: str, name: str) -> str:
+    """Reject names that could not serve as a file name (they become paths and model ids)."""
+    if not isinstance(name, str) or not SAFE_NAME.match(name):
+        raise UserError(
+            f"invalid {kind} name {name!r}: use 1-64 lowercase letters, digits, '_' or '-', "
+            "starting with a letter or digit"
+        )
+    return name
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """In-distribution data set and the evaluation splits built from its test split."""
+
+    dataset: str = "mnist5k"
+    split: tuple[int, int, int] = (3500, 500, 1000)
+    split_seed: int = 0
+    corruptions: tuple[str, ...] = ()
+    severities: tuple[int, ...] = (1, 2, 3, 4, 5)
+    corrupt_n: int = 1000
+    shift: tuple[str, ...] = ()
+    ood: tuple[str, ...] = ()
+    ood_n: int = 1000
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A registered model name and its keyword arguments (sorted for stable hashing)."""
+
+    name: str
+    kwargs: tuple[tuple[str, Any], ...] = ()
+
+    def build(self, num_classes: int):
+        return MODELS.create(self.name, num_classes=num_classes, **dict(self.kwargs))
+
+
+@dataclass(frozen=True)
+class TeacherConfig:
+    name: str
+    kind: str
+    model: ModelSpec
+    members: int
+    samples: int
+    train: TrainConfig
+
+
+@dataclass(frozen=True)
+class StudentConfig:
+    name: str
+    model: ModelSpec
+    train: TrainConfig
+
+
+@dataclass(frozen=True)
+class MethodConfig:
+    name: str
+    kind: str
+    options: tuple[tuple[str, Any], ...] = ()
+
+    def build(self):
+        return METHODS.create(self.kind, **dict(self.options))
+
+
+@dataclass(frozen=True)
+class Pair:
+    teacher: str | None  # None for methods that need no teacher
+    student: str
+    method: str
+
+
+@dataclass(frozen=True)
+class Suite:
+    name: str
+    path: str
+    description: str
+    seeds: tuple[int, ...]
+    data: DataConfig
+    teachers: dict[str, TeacherConfig] = field(default_factory=dict)
+    students: dict[str, StudentConfig] = field(default_factory=dict)
+    methods: dict[str, MethodConfig] = field(default_factory=dict)
+    pairs: tuple[Pair, ...] = ()
+
+
+class _Table:
+    """A TOML table read key by key; `finish` rejects keys nobody asked for."""
+
+    def __init__(self, data: Any, file: str, where: str) -> None:
+        if not isinstance(data, dict):
+            raise UserError(f"{file}: {where} must be a table; found {type(data).__name__}")
+        self.data, self.file, self.where, self.seen = data, file, where, set()
+
+    def err(self, key: str, msg: str) -> UserError:
+        return UserError(f"{self.file}: {self.where} {key}: {msg}")
+
+    def take(self, key: str, kind: type | tuple, default: Any = ..., *, what: str = "") -> Any:
+        self.seen.add(key)
+        if key not in self.data:
+            if default is ...:
+                raise self.err(key, "is required")
+            return default
+        value = self.data[key]
+        ok = isinstance(value, kind) and not (kind in (int, float) and isinstance(value, bool))
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value, ok = float(value), True
+        if not ok:
+            name = what or getattr(kind, "__name__", str(kind))
+            raise self.err(key, f"expected {name}, found {value!r}")
+        return value
+
+    def int(self, key: str, default: Any = ..., *, lo: int | None = None, hi: int | None = None) -> int:
+        v = self.take(key, int, default, what="an integer")
+        if (lo is not None and v < lo) or (hi is not None and v > hi):
+            rng = f">= {lo}" if hi is None else f"in [{lo}, {hi}]"
+            raise self.err(key, f"expected an integer {rng}, found {v}")
+        return v
+
+    def names(self, key: str, registry: Registry, default: Any = ...) -> tuple[str, ...]:
+        """A list of registry names; wildcard patterns such as "*" expand in natural order."""
+        v = self.take(key, list, default, what="a list of names")
+        out: list[str] = []
+        for item in v:
+            if not isinstance(item, str):
+                raise self.err(key, f"expected names (strings), found {item!r}")
+            if any(c in item for c in "*?["):
+                match = registry.names(item)
+                if not match:
+                    raise self.err(key, f"pattern '{item}' matches no {registry.kind}")
+                out += [m for m in match if m not in out]
+            elif item not in registry:
+                raise self.err(key, str(unknown_name(registry.kind, item, registry.names())))
+            elif item not in out:
+                out.append(item)
+        return tuple(out)
+
+    def rest(self) -> dict[str, Any]:
+        """The keys not read yet (they become keyword options) — marks them seen."""
+        extra = {k: v for k, v in self.data.items() if k not in self.seen}
+        self.seen |= set(extra)
+        return extra
+
+    def finish(self) -> None:
+        extra = [k for k in self.data if k not in self.seen]
+        if extra:
+            allowed = sorted(self.seen)
+            raise self.err(extra[0], f"unknown key{did_you_mean(extra[0], allowed)}; allowed "
+                                     f"keys: {', '.join(allowed)}")
+
+
+def _options(table: _Table, factory: Any, kind: str, name: str,
+             reserved: tuple[str, ...] = ()) -> tuple[tuple[str, Any], ...]:
+    """Validate the remaining keys of ``table`` against the keyword parameters of ``factory``."""
+    params = [p for p, v in inspect.signature(factory).parameters.items()
+              if v.kind in (v.KEYWORD_ONLY, v.POSITIONAL_OR_KEYWORD) and p not in reserved]
+    opts = table.rest()
+    for key, value in opts.items():
+        if key not in params:
+            raise table.err(key, f"unknown key for {kind} '{name}'{did_you_mean(key, params)}; "
+                                 f"allowed: {', '.join(sorted(set(params) | table.seen - set(opts)))}")
+        default = inspect.signature(factory).parameters[key].default
+        if default is not inspect.Parameter.empty and default is not None:
+            want = float if isinstance(default, float) else type(default)
+            if isinstance(value, bool) != isinstance(default, bool) or not isinstance(
+                    value, (int, float) if want is float else want):
+                raise table.err(key, f"expected {want.__name__}, found {value!r}")
+            if want is float:
+                opts[key] = float(value)
+    return tuple(sorted(opts.items()))
+
+
+def _train(t: _Table, base: TrainConfig) -> TrainConfig:
+    return TrainConfig(
+        epochs=t.int("epochs", base.epochs, lo=1),
+        batch_size=t.int("batch_size", base.batch_size, lo=1),
+        lr=_positive(t, "lr", base.lr),
+        weight_decay=_nonneg(t, "weight_decay", base.weight_decay),
+    )
+
+
+def _positive(t: _Table, key: str, default: float) -> float:
+    v = t.take(key, float, default, what="a number")
+    if not v > 0:
+        raise t.err(key, f"expected a number > 0, found {v}")
+    return v
+
+
+def _nonneg(t: _Table, key: str, default: float) -> float:
+    v = t.take(key, float, default, what="a number")
+    if v < 0:
+        raise t.err(key, f"expected a number >= 0, found {v}")
+    return v
+
+
+def _build_check(t: _Table, key: str, fn: Any) -> None:
+    try:
+        fn()
+    except UserError:
+        raise
+    except (ValueError, TypeError) as e:
+        raise t.err(key, str(e)) from None
+
+
+def find_suite(name_or_path: str) -> Path:
+    """A built-in suite by name, or any ``.toml`` file by path."""
+    if name_or_path.endswith(".toml") or "/" in name_or_path or "\\" in name_or_path:
+        path = Path(name_or_path)
+        if not path.is_file():
+            raise UserError(f"suite file {path} does not exist")
+        return path
+    builtin = sorted(p.stem for p in SUITES_DIR.glob("*.toml"))
+    if not SAFE_NAME.match(name_or_path) or name_or_path not in builtin:
+        raise unknown_name("suite", name_or_path, builtin)
+    return SUITES_DIR / f"{name_or_path}.toml"
+
+
+def list_suites() -> list[str]:
+    return sorted(p.stem for p in SUITES_DIR.glob("*.toml"))
+
+
+def load_suite(name_or_path: str, *, seeds: list[int] | None = None) -> Suite:
+    """Read and validate a suite; ``seeds`` (from the CLI) replaces the file's seeds."""
+    path = find_suite(name_or_path)
+    file = str(path)
+    try:
+        raw = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as e:
+        raise UserError(f"{file}: malformed TOML: {e}") from None
+    top = _Table(raw, file, "top level")
+    name = check_name("suite", top.take("name", str, path.stem))
+    description = top.take("description", str, "")
+    file_seeds = top.take("seeds", list, [0], what="a list of integers")
+    seeds_ = tuple(seeds) if seeds else tuple(file_seeds)
+    if not seeds_ or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds_):
+        raise top.err("seeds", f"expected a non-empty list of integers >= 0, found {list(seeds_)}")
+
+    d = _Table(top.take("data", dict, {}), file, "[data]")
+    dataset = d.take("dataset", str, "mnist5k")
+    if dataset not in DATASETS:
+        raise d.err("dataset", str(unknown_name("dataset", dataset, DATASETS.names())))
+    split = d.take("split", list, [3500, 500, 1000], what="a list [train, val, test]")
+    if len(split) != 3 or not all(isinstance(s, int) and s >= 1 for s in split):
+        raise d.err("split", f"expected three integers >= 1 [train, val, test], found {split}")
+    severities = d.take("severities", list, [1, 2, 3, 4, 5], what="a list of integers")
+    if not severities or not all(s in (1, 2, 3, 4, 5) for s in severities) or len(set(severities)) != len(severities):
+        raise d.err("severities", f"expected distinct integers from 1 to 5, found {severities}")
+    data = DataConfig(
+        dataset=dataset, split=tuple(split), split_seed=d.int("split_seed", 0, lo=0),
+        corruptions=d.names("corruptions", CORRUPTIONS, ["*"]), severities=tuple(severities),
+        corrupt_n=d.int("corrupt_n", 1000, lo=1), shift=d.names("shift", SHIFT_SETS, ["*"]),
+        ood=d.names("ood", OOD_SETS, ["*"]), ood_n=d.int("ood_n", 1000, lo=1),
+    )
+    d.finish()
+    if data.corrupt_n > data.split[2]:
+        raise d.err("corrupt_n", f"must be at most the test split size {data.split[2]}, found {data.corrupt_n}")
+
+    tt = _Table(top.take("train", dict, {}), file, "[train]")
+    base_train = _train(tt, TrainConfig())
+    tt.finish()
+
+    teachers: dict[str, TeacherConfig] = {}
+    for tname, traw in top.take("teachers", dict, {}).items():
+        check_name("teacher", tname)
+        t = _Table(traw, file, f"[teachers.{tname}]")
+        kind = t.take("kind", str)
+        if kind not in TEACHERS:
+            raise t.err("kind", str(unknown_name("teacher kind", kind, TEACHERS.names())))
+        model = t.take("model", str, "cnn")
+        if model not in MODELS:
+            raise t.err("model", str(unknown_name("model", model, MODELS.names())))
+        members = t.int("members", 5 if kind == "ensemble" else 1, lo=1)
+        samples = t.int("samples", 20 if kind == "mc_dropout" else 1, lo=1)
+        if kind == "ensemble" and members < 2:
+            raise t.err("members", f"an ensemble needs at least 2 members, found {members}")
+        if kind != "ensemble" and members != 1:
+            raise t.err("members", f"only an ensemble has several members; a {kind} teacher has 1")
+        if kind != "mc_dropout" and "samples" in traw:
+            raise t.err("samples", "only an mc_dropout teacher draws samples")
+        train = _train(t, base_train)
+        spec = ModelSpec(model, _options(t, MODELS.get(model), "model", model, ("num_classes",)))
+        if kind == "mc_dropout" and not dict(spec.kwargs).get("dropout", 0.0) > 0:
+            raise t.err("dropout", "an mc_dropout teacher needs a dropout rate > 0")
+        _build_check(t, "model", lambda: spec.build(10))
+        t.finish()
+        teachers[tname] = TeacherConfig(tname, kind, spec, members, samples, train)
+
+    students: dict[str, StudentConfig] = {}
+    for sname, sraw in top.take("students", dict, {}).items():
+        check_name("student", sname)
+        s = _Table(sraw, file, f"[students.{sname}]")
+        model = s.take("model", str, "cnn")
+        if model not in MODELS:
+            raise s.err("model", str(unknown_name("model", model, MODELS.names())))
+        train = _train(s, base_train)
+        spec = ModelSpec(model, _options(s, MODELS.get(model), "model", model, ("num_classes",)))
+        _build_check(s, "model", lambda: spec.build(10))
+        s.finish()
+        students[sname] = StudentConfig(sname, spec, train)
+
+    methods: dict[str, MethodConfig] = {}
+    for mname, mraw in top.take("methods", dict, {}).items():
+        check_name("method", mname)
+        m = _Table(mraw, file, f"[methods.{mname}]")
+        kind = m.take("kind", str, mname)
+        if kind not in METHODS:
+            raise m.err("kind", str(unknown_name("method", kind, METHODS.names())))
+        mc = MethodConfig(mname, kind, _options(m, METHODS.get(kind), "method", kind))
+        _build_check(m, "kind", mc.build)
+        m.finish()
+        methods[mname] = mc
+
+    pairs: list[Pair] = []
+    for i, praw in enumerate(top.take("pairs", list, [], what="an array of tables [[pairs]]")):
+        p = _Table(praw, file, f"[[pairs]] #{i + 1}")
+        lists = {}
+        for key, known in (("teachers", teachers), ("students", students), ("methods", methods)):
+            vals = p.take(key, list, [] if key == "teachers" else ..., what="a list of names")
+            for v in vals:
+                if v not in known:
+                    raise p.err(key, str(unknown_name(key[:-1] + " of this suite", str(v), known)))
+            lists[key] = vals
+        p.finish()
+        for mname in lists["methods"]:
+            method = methods[mname].build()
+            for sname in lists["students"]:
+                if not method.needs_teacher:
+                    pair = Pair(None, sname, mname)
+                    if pair not in pairs:
+                        pairs.append(pair)
+                    continue
+                if not lists["teachers"]:
+                    raise p.err("teachers", f"method '{mname}' distils from a teacher; name at least one")
+                for tname in lists["teachers"]:
+                    if method.needs_samples and teachers[tname].kind == "single":
+                        raise p.err("teachers", f"method '{mname}' needs several teacher samples; "
+                                                f"teacher '{tname}' is a single network — use an "
+                                                "ensemble or mc_dropout teacher")
+                    pair = Pair(tname, sname, mname)
+                    if pair not in pairs:
+                        pairs.append(pair)
+    top.finish()
+    if not teachers and not pairs:
+        raise UserError(f"{file}: the suite runs nothing: define [teachers.*] or [[pairs]]")
+    return Suite(name=name, path=file, description=description, seeds=seeds_, data=data,
+                 teachers=teachers, students=students, methods=methods, pairs=tuple(pairs))

@@ -1,0 +1,65 @@
+"""The evaluation splits of a suite, built from its `DataConfig`.
+
+Split families and their keys:
+
+* ``id/test`` — the in-distribution test split;
+* ``corrupt/<corruption>/<severity>`` — the first ``corrupt_n`` test images, corrupted, then
+  rounded to uint8 as MNIST-C stores its images;
+* ``shift/<set>`` — a natural-shift set (labelled);
+* ``ood/<set>`` — an OOD set of ``ood_n`` images (no labels).
+
+Splits are built once per process and cached; the same `DataConfig` gives the same images.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import torch
+
+from .corruptions import corrupt
+from .images import to_float, to_uint8
+from .mnist5k import DatasetSplits
+from .registry import DATASETS, OOD_SETS, SHIFT_SETS
+
+
+@dataclass(frozen=True)
+class EvalSplit:
+    """One evaluation split: images ``x`` ``(N, 1, H, W)``; labels ``y`` ``(N,)`` or None (OOD)."""
+
+    split: str        # id | corrupt | shift | ood
+    dataset: str      # test | corruption name | shift set | OOD set
+    severity: int     # 1-5 for corrupt, else 0
+    x: torch.Tensor
+    y: torch.Tensor | None
+
+    @property
+    def key(self) -> str:
+        if self.split == "corrupt":
+            return f"corrupt/{self.dataset}/{self.severity}"
+        return f"{self.split}/{self.dataset}"
+
+
+@lru_cache(maxsize=4)
+def load_dataset(dataset: str, split: tuple[int, int, int], split_seed: int) -> DatasetSplits:
+    """The in-distribution splits (cached per process)."""
+    return DATASETS.create(dataset, split=split, split_seed=split_seed)
+
+
+@lru_cache(maxsize=2)
+def eval_splits(data) -> tuple[EvalSplit, ...]:
+    """All evaluation splits of a `kdbench.config.DataConfig` (cached per process)."""
+    ds = load_dataset(data.dataset, data.split, data.split_seed)
+    out = [EvalSplit("id", "test", 0, ds.test.x, ds.test.y)]
+    base_x, base_y = ds.test.x[: data.corrupt_n], ds.test.y[: data.corrupt_n]
+    for name in data.corruptions:
+        for sev in data.severities:
+            x = to_float(to_uint8(corrupt(base_x, name, sev, seed=data.split_seed)))
+            out.append(EvalSplit("corrupt", name, sev, x, base_y))
+    for name in data.shift:
+        s = SHIFT_SETS.create(name)
+        out.append(EvalSplit("shift", name, 0, s.x, s.y))
+    for name in data.ood:
+        out.append(EvalSplit("ood", name, 0, OOD_SETS.create(name, n=data.ood_n, seed=data.split_seed), None))
+    return tuple(out)

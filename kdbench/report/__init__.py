@@ -1,0 +1,83 @@
+"""The report: ``reports/<suite>/report.md`` and its figures, from ``results/<suite>/`` alone."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from ..errors import UserError
+from ..store import atomic_write_text
+from .figures import write_figures
+from .tables import markdown_table, model_order, severity_table, summary_table
+
+CONVENTIONS = (
+    "Conventions: probabilities are the model's predictive mean (ensemble / MC-dropout "
+    "samples averaged); natural log, entropies in nats; NLL clamps p at 1e-12; Brier is the "
+    "sum over classes (range 0–2; Ovadia et al. 2019 report ours − 1); ECE is top-label with 15 "
+    "equal-width bins (lo, hi] weighted by bin size (Guo et al. 2017); OOD AUROC treats OOD as "
+    "the positive class, scored by predictive entropy (H) or mutual information (MI). "
+    "\"C\" columns average the corruption types at severities 1–5. Values are means over seeds."
+)
+
+
+def _ood_table(metrics: pd.DataFrame) -> pd.DataFrame:
+    ood = metrics[(metrics.split == "ood") & metrics.metric.str.startswith("auroc_")]
+    tab = ood.groupby(["model", "dataset", "metric"])["value"].mean().unstack(["dataset", "metric"])
+    tab.columns = [f"{d} {m.removeprefix('auroc_')}" for d, m in tab.columns]
+    return tab.reindex(model_order(metrics))[sorted(tab.columns)]
+
+
+def write_report(suite: str, results: Path, out: Path, *, failed: list[str] | None = None) -> Path:
+    """Write ``out/report.md`` and ``out/figures/`` from ``results``; returns the report path."""
+    if not (results / "metrics.csv").exists():
+        raise UserError(f"no results for suite '{suite}' in {results}; run "
+                        f"'python -m kdbench run all --suite {suite}' first")
+    metrics = pd.read_csv(results / "metrics.csv")
+    if metrics.empty:
+        raise UserError(f"{results / 'metrics.csv'} has no rows: every job failed")
+    info = json.loads((results / "run_info.json").read_text()) if (results / "run_info.json").exists() else {}
+    models_info = pd.read_csv(results / "models.csv") if (results / "models.csv").exists() else pd.DataFrame()
+    write_figures(results, out / "figures", formats=("png", "pdf"))
+    n_corr = metrics[metrics.split == "corrupt"].dataset.nunique()
+    lines = [f"# kdbench report — suite `{suite}`", ""]
+    if info:
+        secs = info.get("compute_seconds", {})
+        lines += [info.get("description", ""), "",
+                  f"Seeds {info.get('seeds')}; kdbench {info.get('kdbench')}, torch {info.get('torch')}, "
+                  f"Python {info.get('python')}, device {info.get('device')} ({info.get('threads')} threads). "
+                  "Compute time: " + ", ".join(f"{k.replace('_', ' ')} {v:.0f} s" for k, v in secs.items()) + ".", ""]
+    if failed:
+        lines += ["**Failed jobs** (their cells show —):", ""] + [f"- {f}" for f in failed] + [""]
+    lines += ["## Summary", "", CONVENTIONS, "", markdown_table(summary_table(metrics)), ""]
+    if not models_info.empty:
+        mi = (models_info.groupby("model")[["parameters", "train_seconds"]].mean()
+              .reindex(model_order(metrics)))
+        mi["parameters"] = mi["parameters"].map(lambda v: "—" if pd.isna(v) else f"{int(v):,}")
+        mi["train_seconds"] = mi["train_seconds"].map(lambda v: "—" if pd.isna(v) else f"{v:.0f}")
+        lines += ["## Models", "", "Parameters (per member) and training time in seconds "
+                  "(all members).", "", markdown_table(mi), ""]
+    for metric, title in [("accuracy", "Accuracy"), ("ece", "ECE"), ("nll", "NLL")]:
+        lines += [f"## {title} vs corruption severity", "",
+                  f"Mean over {n_corr} corruption types; severity 0 is the clean ID test split.", "",
+                  markdown_table(severity_table(metrics, metric).rename(columns=str)), ""]
+    lines += ["## OOD detection (AUROC)", "", "Per OOD set and score: `msp` = 1 − max probability, "
+              "`entropy` = predictive entropy, `mi` = mutual information (models with samples only).",
+              "", markdown_table(_ood_table(metrics)), ""]
+    figures = [
+        ("reliability", "Reliability diagrams. Columns: models; rows: ID test, natural shift, and "
+         f"corrupted splits at severity 3 and 5 pooled over the {n_corr} corruption types. Blue bars: "
+         "accuracy per confidence bin (15 equal-width bins); red: the gap to the diagonal. Panel "
+         "title: ECE of the pooled bins."),
+        ("metric_vs_severity", "Accuracy, ECE, NLL and Brier against corruption severity, mean over "
+         "corruption types; teachers solid, students dashed."),
+        ("entropy_id_vs_ood", "Density of predictive entropy (nats, log scale) on the ID test split, "
+         "the natural-shift split and each OOD set. Good OOD detection = OOD mass far right of ID."),
+    ]
+    for stem, caption in figures:
+        lines += [f"## Figure: {stem.replace('_', ' ')}", "", f"![{stem}](figures/{stem}.png)", "",
+                  f"*{caption}*", ""]
+    path = out / "report.md"
+    atomic_write_text(path, "\n".join(lines))
+    return path

@@ -1,0 +1,149 @@
+"""The run store: one directory per job id under ``runs/``, written atomically.
+
+Layout of ``runs/<job_id>/``: ``config.json`` (the job's config), the job's output files
+(weights ``*.pt`` as ``torch.save`` of state dicts, arrays ``*.npz``, tables ``*.csv``), and
+``done.json`` written last: it lists every output file with its size and SHA-256. A job is
+finished exactly when ``done.json`` exists and every listed file matches it; anything else (a
+run killed mid-write, a truncated or edited file) makes the job count as unfinished, and it is
+redone from scratch. Every file is written to a temporary name in the same directory and
+renamed into place, so a reader never sees half a file. A per-job ``flock`` lock keeps two
+processes from computing the same job at once.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import io
+import json
+import os
+import shutil
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+DONE = "done.json"
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file and an atomic rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode())
+
+
+class JobDir:
+    """The directory of one job: typed atomic writers and readers for its files."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def write_json(self, name: str, obj: Any) -> None:
+        atomic_write_text(self.path / name, json.dumps(obj, indent=1, sort_keys=True) + "\n")
+
+    def read_json(self, name: str) -> Any:
+        return json.loads((self.path / name).read_text())
+
+    def save_state(self, name: str, state: dict[str, torch.Tensor]) -> None:
+        buf = io.BytesIO()
+        torch.save(state, buf)
+        atomic_write_bytes(self.path / name, buf.getvalue())
+
+    def load_state(self, name: str) -> dict[str, torch.Tensor]:
+        """Load a state dict with ``weights_only=True`` (no code runs from the file)."""
+        state = torch.load(self.path / name, map_location="cpu", weights_only=True)
+        if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+            raise ValueError(f"{self.path / name} is not a state dict of tensors")
+        return state
+
+    def save_arrays(self, name: str, **arrays: np.ndarray) -> None:
+        buf = io.BytesIO()
+        np.savez(buf, **arrays)
+        atomic_write_bytes(self.path / name, buf.getvalue())
+
+    def load_arrays(self, name: str) -> dict[str, np.ndarray]:
+        with np.load(self.path / name, allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+
+    def write_text(self, name: str, text: str) -> None:
+        atomic_write_text(self.path / name, text)
+
+
+class RunStore:
+    """``root/<job_id>/`` directories with completion markers and per-job locks."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    def job(self, job_id: str) -> JobDir:
+        return JobDir(self.root / job_id)
+
+    def is_done(self, job_id: str) -> bool:
+        """True when ``done.json`` exists and every file it lists has its recorded SHA-256."""
+        path = self.root / job_id
+        marker = path / DONE
+        if not marker.exists():
+            return False
+        try:
+            files = json.loads(marker.read_text())["files"]
+            for name, digest in files.items():
+                f = path / name
+                if not f.exists() or sha256_file(f) != digest:
+                    warnings.warn(f"run store: {f} is missing or does not match its checksum; "
+                                  f"job {job_id} will be redone", stacklevel=2)
+                    return False
+        except (ValueError, KeyError, TypeError, OSError):
+            warnings.warn(f"run store: {marker} is unreadable; job {job_id} will be redone",
+                          stacklevel=2)
+            return False
+        return True
+
+    def begin(self, job_id: str, config: dict) -> JobDir:
+        """Clear whatever a failed or killed attempt left and write ``config.json``."""
+        path = self.root / job_id
+        for child in path.iterdir() if path.exists() else ():
+            if child.name != ".lock":
+                shutil.rmtree(child) if child.is_dir() else child.unlink()
+        job = JobDir(path)
+        job.write_json("config.json", config)
+        return job
+
+    def finish(self, job_id: str) -> None:
+        """Write the completion marker listing every file of the job with its SHA-256."""
+        path = self.root / job_id
+        files = {p.name: sha256_file(p) for p in sorted(path.iterdir())
+                 if p.is_file() and not p.name.startswith(".") and p.name != DONE}
+        atomic_write_text(path / DONE, json.dumps({"files": files}, indent=1, sort_keys=True) + "\n")
+
+    @contextmanager
+    def lock(self, job_id: str) -> Iterator[None]:
+        """Exclusive lock on the job (blocks while another process holds it)."""
+        path = self.root / job_id
+        path.mkdir(parents=True, exist_ok=True)
+        with open(path / ".lock", "w") as f:
+            fcntl.flock(f, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(f, fcntl.LOCK_UN)
