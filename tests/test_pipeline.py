@@ -1,0 +1,81 @@
+"""The smoke suite end to end through the CLI, the run store's caching and repair."""
+
+import json
+import math
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from kdbench.cli import main
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory):
+    wd = tmp_path_factory.mktemp("smoke")
+    proc = subprocess.run([sys.executable, "-m", "kdbench", "run", "all", "--suite", "smoke",
+                           "--workdir", str(wd), "--quiet"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    return wd, proc.stdout
+
+
+def test_smoke_run_writes_results_and_report(smoke):
+    wd, out = smoke
+    assert "time per stage:" in out and "report:" in out
+    m = pd.read_csv(wd / "results/smoke/metrics.csv")
+    models = {"single", "ensemble", "mc_dropout", "small-none", "small-kd-single",
+              "small-kd-ensemble", "small-kd-mc_dropout"}
+    assert set(m.model) == models
+    for model in models:
+        fams = set(m[m.model == model].split)
+        assert fams == {"id", "corrupt", "shift", "ood"}, (model, fams)
+    assert m.value.map(math.isfinite).all()
+    ood = m[m.split == "ood"]
+    assert set(ood[ood.model == "ensemble"].metric) >= {"auroc_msp", "auroc_entropy", "auroc_mi"}
+    assert "auroc_mi" not in set(ood[ood.model == "single"].metric)
+    # the teachers learned something: ID accuracy well above chance
+    acc = m[(m.split == "id") & (m.metric == "accuracy")].set_index("model").value
+    assert acc["ensemble"] > 0.5
+    rel = pd.read_csv(wd / "results/smoke/reliability.csv")
+    assert (rel.groupby(["model", "split", "dataset", "severity"])["count"].sum() > 0).all()
+    report = (wd / "reports/smoke/report.md").read_text()
+    for fig in ("reliability", "metric_vs_severity", "entropy_id_vs_ood"):
+        assert f"figures/{fig}.png" in report
+        assert (wd / f"reports/smoke/figures/{fig}.png").stat().st_size > 10_000
+        assert (wd / f"reports/smoke/figures/{fig}.pdf").exists()
+    info = json.loads((wd / "results/smoke/run_info.json").read_text())
+    assert info["suite"] == "smoke" and info["compute_seconds"]["train_teacher"] > 0
+
+
+def test_rerun_uses_the_store_and_gives_identical_results(smoke, capsys):
+    wd, _ = smoke
+    before = (wd / "results/smoke/metrics.csv").read_bytes()
+    assert main(["run", "all", "--suite", "smoke", "--workdir", str(wd), "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "0 jobs run, 14 from the store" in out
+    assert (wd / "results/smoke/metrics.csv").read_bytes() == before
+
+
+def test_corrupted_store_file_is_redone_with_same_numbers(smoke, capsys):
+    wd, _ = smoke
+    before = (wd / "results/smoke/metrics.csv").read_bytes()
+    victim = next((wd / "runs").glob("train_student-*/weights.pt"))
+    victim.write_bytes(victim.read_bytes()[:100])  # truncate
+    with pytest.warns(UserWarning, match="does not match its checksum"):
+        assert main(["run", "all", "--suite", "smoke", "--workdir", str(wd), "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "2 jobs run" in out  # the student and its evaluation
+    assert (wd / "results/smoke/metrics.csv").read_bytes() == before
+
+
+def test_figures_command_regenerates_from_results(smoke, capsys):
+    wd, _ = smoke
+    assert main(["figures", "--suite", "smoke", "--workdir", str(wd), "--format", "png"]) == 0
+    assert "wrote 3 figure files" in capsys.readouterr().out
+
+
+def test_list_command(capsys):
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert "corruptions: brightness, canny_edges" in out and "methods: kd, none" in out
