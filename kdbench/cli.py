@@ -79,12 +79,12 @@ def cmd_list(args: argparse.Namespace) -> int:
     from .models import MODELS
     from .teachers import TEACHERS
 
-    sections = {"suites": list_suites(), "datasets": DATASETS.names(),
-                "shift sets": SHIFT_SETS.names(), "OOD sets": OOD_SETS.names(),
-                "corruptions": CORRUPTIONS.names(), "models": MODELS.names(),
-                "teacher kinds": TEACHERS.names(), "methods": METHODS.names()}
-    for title, names in sections.items():
-        if args.what in (None, title.split()[0].lower().rstrip("s"), title.replace(" ", "-")):
+    sections = {"suite": ("suites", list_suites()), "dataset": ("datasets", DATASETS.names()),
+                "shift": ("shift sets", SHIFT_SETS.names()), "ood": ("OOD sets", OOD_SETS.names()),
+                "corruption": ("corruptions", CORRUPTIONS.names()), "model": ("models", MODELS.names()),
+                "teacher": ("teacher kinds", TEACHERS.names()), "method": ("methods", METHODS.names())}
+    for key, (title, names) in sections.items():
+        if args.what in (None, key):
             print(f"{title}: {', '.join(names)}")
     return 0
 
