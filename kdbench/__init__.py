@@ -1,4 +1,6 @@
 """kdbench: how much of a teacher's uncertainty quality survives knowledge distillation."""
 
 __version__ = "0.1.0"
-SCHEMA_VERSION = 1  # part of every job id: bump when a job's outputs change meaning
+# Part of every job id, per job kind: bump a kind's number when its outputs change meaning,
+# so that exactly those jobs are recomputed and the others stay in the store.
+SCHEMA_VERSION = {"train_teacher": 1, "train_student": 1, "evaluate": 2}

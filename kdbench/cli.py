@@ -55,8 +55,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     results = wd / "results" / suite.name
     collect(suite, models, store, results)
     t2 = time.perf_counter()
-    path = write_report(suite.name, results, wd / "reports" / suite.name,
-                        failed=list(report.failed.values()))
+    try:
+        path = write_report(suite.name, results, wd / "reports" / suite.name,
+                            failed=list(report.failed.values()))
+    except UserError as e:
+        if not report.failed:
+            raise
+        path = f"none ({e})"
     t3 = time.perf_counter()
     stages = {k.replace("_", " "): v for k, v in report.seconds.items()}
     stages.update({"collect": t2 - t1, "report": t3 - t2})

@@ -1,22 +1,36 @@
 """The one evaluation path: model × split -> `Prediction` -> metric rows.
 
-For a labelled split the rows are accuracy, NLL, Brier, ECE, MCE (15 bins) and the mean total
-entropy, expected entropy (aleatoric) and mutual information (epistemic), plus the reliability
-bins of the top-label confidence. For an OOD split they are the mean uncertainties and the OOD
-AUROC of three scores against the ID test split — ``msp`` (1 − max mean probability),
-``entropy`` (total predictive entropy) and ``mi`` (mutual information, only for models with
-samples or a Dirichlet) — OOD positive, higher score = more OOD.
+For a labelled split the rows are `LABELLED` (accuracy, proper scores, every calibration
+variant, selective prediction) and the mean uncertainties (total entropy, expected entropy =
+aleatoric, mutual information = epistemic, and the variation ratio for models with samples),
+plus the reliability bins of the top-label confidence. Accuracy, NLL, Brier and ECE carry a 95%
+percentile-bootstrap interval (1,000 resamples, seed 0) in ``ci_low``/``ci_high``.
+
+For an OOD split the rows are the mean uncertainties and, for each score against the ID test
+split — ``msp`` (1 − max mean probability), ``entropy`` (total predictive entropy) and ``mi``
+(mutual information, models with samples or a Dirichlet only) — ``auroc_<score>``,
+``aupr_out_<score>``, ``aupr_in_<score>`` and ``fpr95_<score>`` (OOD positive).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from . import metrics
+from . import metrics as M
 from .prediction import Prediction
 
 N_BINS = 15
 HIST_BINS = 30
+BOOTSTRAP = 1000
+LABELLED = {
+    "accuracy": M.accuracy, "nll": M.nll, "brier": M.brier, "ece": M.ece,
+    "adaptive_ece": M.adaptive_ece, "classwise_ece": M.classwise_ece, "mce": M.mce,
+    "ece_debiased": M.ece_debiased, "aurc": M.aurc, "eaurc": M.eaurc, "augrc": M.augrc,
+}
+WITH_CI = ("accuracy", "nll", "brier", "ece")
+OOD = {"auroc": M.auroc, "aupr_out": M.aupr_out, "aupr_in": M.aupr_in, "fpr95": M.fpr_at_tpr}
+
+Row = tuple[str, float, float, float]  # metric, value, ci_low, ci_high
 
 
 def uncertainty_scores(pred: Prediction) -> dict[str, np.ndarray]:
@@ -28,34 +42,33 @@ def uncertainty_scores(pred: Prediction) -> dict[str, np.ndarray]:
     return scores
 
 
-def labelled_metrics(pred: Prediction, labels: np.ndarray) -> dict[str, float]:
-    """Accuracy, proper scores, calibration and mean uncertainties on a labelled split."""
+def mean_uncertainty(pred: Prediction) -> list[Row]:
+    """Mean total entropy, expected entropy, mutual information (nats) and variation ratio."""
+    rows = [("entropy", float(pred.total_entropy().mean())),
+            ("expected_entropy", float(pred.expected_entropy().mean())),
+            ("mutual_information", float(pred.mutual_information().mean()))]
+    if pred.n_samples > 1:
+        rows.append(("variation_ratio", float(pred.variation_ratio().mean())))
+    return [(k, v, np.nan, np.nan) for k, v in rows]
+
+
+def labelled_metrics(pred: Prediction, labels: np.ndarray) -> list[Row]:
+    """Every labelled-split metric on the predictive mean, with bootstrap CIs where cheap."""
     mean = pred.mean()
-    return {
-        "accuracy": metrics.accuracy(mean, labels),
-        "nll": metrics.nll(mean, labels),
-        "brier": metrics.brier(mean, labels),
-        "ece": metrics.ece(mean, labels, N_BINS),
-        "mce": metrics.mce(mean, labels, N_BINS),
-        **mean_uncertainty(pred),
-    }
+    rows = []
+    for name, fn in LABELLED.items():
+        lo, hi = (M.bootstrap_ci(fn, mean, labels, n=BOOTSTRAP) if name in WITH_CI
+                  else (np.nan, np.nan))
+        rows.append((name, fn(mean, labels), lo, hi))
+    return rows + mean_uncertainty(pred)
 
 
-def mean_uncertainty(pred: Prediction) -> dict[str, float]:
-    """Mean total entropy, expected entropy and mutual information in nats."""
-    return {
-        "entropy": float(pred.total_entropy().mean()),
-        "expected_entropy": float(pred.expected_entropy().mean()),
-        "mutual_information": float(pred.mutual_information().mean()),
-    }
-
-
-def ood_metrics(pred_in: Prediction, pred_out: Prediction) -> dict[str, float]:
-    """OOD AUROC per score (``auroc_msp``, ``auroc_entropy``, ``auroc_mi``) and the OOD set's
-    mean uncertainties."""
+def ood_metrics(pred_in: Prediction, pred_out: Prediction) -> list[Row]:
+    """Detection metrics of every score, and the OOD set's mean uncertainties."""
     s_in, s_out = uncertainty_scores(pred_in), uncertainty_scores(pred_out)
-    out = {f"auroc_{k}": metrics.auroc(s_in[k], s_out[k]) for k in s_in}
-    return {**out, **mean_uncertainty(pred_out)}
+    rows = [(f"{m}_{k}", fn(s_in[k], s_out[k]), np.nan, np.nan)
+            for k in s_in for m, fn in OOD.items()]
+    return rows + mean_uncertainty(pred_out)
 
 
 def histogram(values: np.ndarray, hi: float) -> tuple[np.ndarray, np.ndarray]:
@@ -64,3 +77,5 @@ def histogram(values: np.ndarray, hi: float) -> tuple[np.ndarray, np.ndarray]:
     edges = np.linspace(0.0, hi, HIST_BINS + 1)
     counts, _ = np.histogram(np.clip(values, 0.0, hi), bins=edges)
     return edges, counts
+
+

@@ -133,7 +133,8 @@ def evaluate(job: Job, store: RunStore, progress: bool) -> None:
                 id_pred = pred
         else:
             values = ood_metrics(id_pred, pred)
-        rows += [{**base, "metric": k, "value": v} for k, v in values.items()]
+        rows += [{**base, "metric": k, "value": v, "ci_low": lo, "ci_high": hi}
+                 for k, v, lo, hi in values]
         if split.split != "corrupt":
             for name, score in uncertainty_scores(pred).items():
                 if name == "msp":

@@ -2,7 +2,7 @@
 
 Jobs: ``train_teacher``; ``train_student`` (depends on its teacher's job unless its method needs
 no teacher); ``evaluate`` (depends on the model's training job). A job is a pure function of its
-config; its id is ``<kind>-<first 16 hex of SHA-256(config JSON + schema version)>``, so equal
+config; its id is ``<kind>-<first 16 hex of SHA-256(config JSON + the kind's schema version)>``, so equal
 configs share one job across suites and names (e.g. one labels-only student serves every
 teacher). Names in the suite are labels, not part of the hash.
 """
@@ -53,7 +53,7 @@ def _plain(obj: Any) -> Any:
 
 
 def job_id(kind: str, config: dict) -> str:
-    blob = json.dumps({"schema": SCHEMA_VERSION, "kind": kind, "config": config}, sort_keys=True)
+    blob = json.dumps({"schema": SCHEMA_VERSION[kind], "kind": kind, "config": config}, sort_keys=True)
     return f"{kind}-{hashlib.sha256(blob.encode()).hexdigest()[:16]}"
 
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import digamma
 
-EPS = 1e-12  # clamp inside log(p); see docs/metrics.md
+from .metrics.scores import EPS  # the one clamp inside log(p); see docs/metrics.md
 
 
 def _entropy(p: np.ndarray) -> np.ndarray:
@@ -73,6 +73,16 @@ class Prediction:
     def mutual_information(self) -> np.ndarray:
         """Epistemic part total − expected entropy ``(N,)``, clipped at 0 against round-off."""
         return np.clip(self.total_entropy() - self.expected_entropy(), 0.0, None)
+
+    def variation_ratio(self) -> np.ndarray:
+        """1 − (fraction of samples voting for the modal class) per example ``(N,)``, in
+        [0, 1 − 1/min(S, K)] (Freeman 1965); needs samples, not a Dirichlet."""
+        if self.probs is None:
+            raise ValueError("variation_ratio needs probability samples; this Prediction is a Dirichlet")
+        s, n, k = self.probs.shape
+        votes = np.zeros((n, k))
+        np.add.at(votes, (np.arange(n)[None].repeat(s, 0), self.probs.argmax(-1)), 1.0)
+        return 1.0 - votes.max(1) / s
 
     def subset(self, index: np.ndarray | slice) -> Prediction:
         """The prediction for examples ``index`` (along N)."""

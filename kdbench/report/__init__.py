@@ -29,14 +29,22 @@ def _ood_table(metrics: pd.DataFrame) -> pd.DataFrame:
     return tab.reindex(model_order(metrics))[sorted(tab.columns)]
 
 
+def read_results(path: Path) -> pd.DataFrame:
+    """A results CSV; an empty file (every job failed) gives an empty frame."""
+    try:
+        return pd.read_csv(path)
+    except pd.errors.EmptyDataError:
+        return pd.DataFrame()
+
+
 def write_report(suite: str, results: Path, out: Path, *, failed: list[str] | None = None) -> Path:
     """Write ``out/report.md`` and ``out/figures/`` from ``results``; returns the report path."""
     if not (results / "metrics.csv").exists():
         raise UserError(f"no results for suite '{suite}' in {results}; run "
                         f"'python -m kdbench run all --suite {suite}' first")
-    metrics = pd.read_csv(results / "metrics.csv")
+    metrics = read_results(results / "metrics.csv")
     if metrics.empty:
-        raise UserError(f"{results / 'metrics.csv'} has no rows: every job failed")
+        raise UserError(f"{results / 'metrics.csv'} has no rows: every job of suite '{suite}' failed")
     info = json.loads((results / "run_info.json").read_text()) if (results / "run_info.json").exists() else {}
     models_info = pd.read_csv(results / "models.csv") if (results / "models.csv").exists() else pd.DataFrame()
     write_figures(results, out / "figures", formats=("png", "pdf"))

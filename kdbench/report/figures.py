@@ -154,9 +154,11 @@ def write_figures(results: Path, out: Path, *, formats: tuple[str, ...] = ("png"
     if missing:
         raise UserError(f"results {results} lack {', '.join(missing)}; run "
                         "'python -m kdbench run all' for this suite first")
-    metrics = pd.read_csv(results / "metrics.csv")
-    rel = pd.read_csv(results / "reliability.csv")
-    hist = pd.read_csv(results / "histograms.csv")
+    from . import read_results
+
+    metrics = read_results(results / "metrics.csv")
+    rel = read_results(results / "reliability.csv")
+    hist = read_results(results / "histograms.csv")
     if metrics.empty:
         raise UserError(f"{results / 'metrics.csv'} has no rows: every job failed")
     out.mkdir(parents=True, exist_ok=True)
