@@ -1,7 +1,7 @@
 """The one evaluation path: model × split -> `Prediction` -> metric rows.
 
-For a labelled split the rows are `LABELLED` (accuracy, proper scores, every calibration
-variant, selective prediction) and the mean uncertainties (total entropy, expected entropy =
+For a labelled split the rows are accuracy, NLL, Brier, every calibration variant
+(`kdbench.metrics.calibration_metrics`), the selective-prediction areas (AURC, E-AURC, AUGRC) and the mean uncertainties (total entropy, expected entropy =
 aleatoric, mutual information = epistemic, and the variation ratio for models with samples),
 plus the reliability bins of the top-label confidence. Accuracy, NLL, Brier and ECE carry a 95%
 percentile-bootstrap interval (1,000 resamples, seed 0) in ``ci_low``/``ci_high``.
@@ -22,12 +22,8 @@ from .prediction import Prediction
 N_BINS = 15
 HIST_BINS = 30
 BOOTSTRAP = 1000
-LABELLED = {
-    "accuracy": M.accuracy, "nll": M.nll, "brier": M.brier, "ece": M.ece,
-    "adaptive_ece": M.adaptive_ece, "classwise_ece": M.classwise_ece, "mce": M.mce,
-    "ece_debiased": M.ece_debiased, "aurc": M.aurc, "eaurc": M.eaurc, "augrc": M.augrc,
-}
-WITH_CI = ("accuracy", "nll", "brier", "ece")
+WITH_CI = {"accuracy": M.accuracy, "nll": M.nll, "brier": M.brier, "ece": M.ece}
+SELECTIVE = {"aurc": M.aurc, "eaurc": M.eaurc, "augrc": M.augrc}
 OOD = {"auroc": M.auroc, "aupr_out": M.aupr_out, "aupr_in": M.aupr_in, "fpr95": M.fpr_at_tpr}
 
 Row = tuple[str, float, float, float]  # metric, value, ci_low, ci_high
@@ -55,11 +51,13 @@ def mean_uncertainty(pred: Prediction) -> list[Row]:
 def labelled_metrics(pred: Prediction, labels: np.ndarray) -> list[Row]:
     """Every labelled-split metric on the predictive mean, with bootstrap CIs where cheap."""
     mean = pred.mean()
+    values = {"accuracy": M.accuracy(mean, labels), **M.calibration_metrics(mean, labels, N_BINS),
+              **{name: fn(mean, labels) for name, fn in SELECTIVE.items()}}
     rows = []
-    for name, fn in LABELLED.items():
-        lo, hi = (M.bootstrap_ci(fn, mean, labels, n=BOOTSTRAP) if name in WITH_CI
+    for name, value in values.items():
+        lo, hi = (M.bootstrap_ci(WITH_CI[name], mean, labels, n=BOOTSTRAP) if name in WITH_CI
                   else (np.nan, np.nan))
-        rows.append((name, fn(mean, labels), lo, hi))
+        rows.append((name, value, lo, hi))
     return rows + mean_uncertainty(pred)
 
 

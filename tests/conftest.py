@@ -2,6 +2,11 @@ import os
 
 import pytest
 import torch
+from hypothesis import settings
+
+# same examples on every run: a CI failure can be reproduced
+settings.register_profile("kdbench", derandomize=True)
+settings.load_profile("kdbench")
 
 torch.set_num_threads(1)
 os.environ.setdefault("KDBENCH_TEST", "1")

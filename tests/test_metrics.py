@@ -137,3 +137,127 @@ def test_dirichlet_closed_form_matches_monte_carlo(rng):
     np.testing.assert_allclose(exact.mean(), mc.mean(), atol=3e-3)
     np.testing.assert_allclose(exact.expected_entropy(), mc.expected_entropy(), atol=5e-3)
     np.testing.assert_allclose(exact.mutual_information(), mc.mutual_information(), atol=5e-3)
+
+
+# --- the full metric set (calibration variants, OOD, selective, fidelity, bootstrap) ---------
+
+@pytest.mark.parametrize("k", [3, 10, 100])
+def test_adaptive_ece_and_mce_equal_netcal(rng, k):
+    from netcal.metrics import ECE, MCE
+
+    # N - 1 = 1999 is prime, so no quantile edge j/15 falls exactly on a sample
+    p = random_probs(rng, 2000, k, sharp=2.0)
+    y = rng.integers(0, k, 2000)
+    assert metrics.adaptive_ece(p, y) == pytest.approx(
+        ECE(bins=15, equal_intervals=False).measure(p, y), abs=1e-6)
+    assert metrics.mce(p, y) == pytest.approx(MCE(bins=15).measure(p, y), abs=1e-6)
+
+
+def test_ece_l2_and_debiased():
+    p = np.array([[0.9, 0.1]] * 10)
+    y = np.array([0] * 7 + [1] * 3)  # one bin: conf 0.9, acc 0.7
+    assert metrics.ece(p, y, norm="l2") == pytest.approx(0.2)
+    # debiased: sqrt(0.2^2 - 0.7*0.3/9)
+    assert metrics.ece_debiased(p, y, n_bins=1) == pytest.approx(np.sqrt(0.04 - 0.21 / 9))
+    with pytest.raises(ValueError, match="norm must be 'l1' or 'l2'"):
+        metrics.ece(p, y, norm="l3")
+    with pytest.raises(ValueError, match="n_bins must be a positive integer"):
+        metrics.ece(p, y, n_bins=0)
+
+
+def test_debiased_ece_is_near_zero_for_calibrated_samples(rng):
+    conf = rng.uniform(0.5, 1.0, 20000)
+    correct = rng.uniform(size=20000) < conf  # calibrated by construction
+    p = np.stack([conf, 1 - conf], 1)
+    y = np.where(correct, 0, 1)
+    assert metrics.ece_debiased(p, y) < metrics.ece(p, y, norm="l2")
+    assert metrics.ece_debiased(p, y) < 0.01
+
+
+def test_classwise_ece_hand_computed():
+    p = np.array([[0.8, 0.2], [0.8, 0.2], [0.3, 0.7]])
+    y = np.array([0, 1, 1])
+    # class 0: bins {0.8: 2 ex, freq 1/2}, {0.3: 1 ex, freq 0} -> (2|0.5-0.8| + |0-0.3|)/3 = 0.3
+    # class 1: {0.2: 2 ex, freq 1/2}, {0.7: 1 ex, freq 1} -> (2|0.5-0.2| + |1-0.7|)/3 = 0.3
+    assert metrics.classwise_ece(p, y) == pytest.approx(0.3)
+
+
+def test_aupr_and_fpr95_equal_sklearn_with_ties(rng):
+    from sklearn.metrics import average_precision_score, roc_curve
+
+    s_in = rng.integers(0, 6, 400).astype(float)
+    s_out = rng.integers(3, 9, 150).astype(float)
+    y = np.r_[np.zeros(400), np.ones(150)]
+    s = np.r_[s_in, s_out]
+    assert metrics.aupr_out(s_in, s_out) == pytest.approx(average_precision_score(y, s), abs=1e-12)
+    assert metrics.aupr_in(s_in, s_out) == pytest.approx(average_precision_score(1 - y, -s), abs=1e-12)
+    fpr, tpr, _ = roc_curve(y, s, drop_intermediate=False)
+    for target in (0.5, 0.8, 0.95, 1.0):
+        expected = fpr[np.searchsorted(tpr, target)]
+        assert metrics.fpr_at_tpr(s_in, s_out, tpr=target) == pytest.approx(expected)
+    assert metrics.fpr_at_tpr([0.0, 0.1], [0.5, 0.9]) == 0.0
+
+
+def test_selective_prediction_hand_computed():
+    # confidences 0.9 (right), 0.8 (wrong), 0.7 (right), 0.6 (wrong)
+    p = np.array([[0.9, 0.1], [0.8, 0.2], [0.7, 0.3], [0.6, 0.4]])
+    y = np.array([0, 1, 0, 1])
+    rc = metrics.risk_coverage(p, y)
+    np.testing.assert_allclose(rc["coverage"], [0.25, 0.5, 0.75, 1.0])
+    np.testing.assert_allclose(rc["risk"], [0, 1 / 2, 1 / 3, 2 / 4])
+    assert metrics.aurc(p, y) == pytest.approx(np.mean([0, 1 / 2, 1 / 3, 1 / 2]))
+    optimal = np.mean([0, 0, 1 / 3, 2 / 4])
+    assert metrics.eaurc(p, y) == pytest.approx(np.mean([0, 1 / 2, 1 / 3, 1 / 2]) - optimal)
+    assert metrics.augrc(p, y) == pytest.approx(np.mean([0, 1, 1, 2]) / 4)
+
+
+def test_selective_ties_do_not_depend_on_order():
+    p = np.array([[0.7, 0.3]] * 4)
+    y = np.array([0, 1, 1, 1])
+    np.testing.assert_allclose(metrics.risk_coverage(p, y)["risk"], [0.75] * 4)
+    assert metrics.aurc(p, y) == metrics.aurc(p[::-1], y[::-1])
+
+
+def test_fidelity():
+    t = np.array([[0.9, 0.1], [0.4, 0.6]])
+    s = np.array([[0.6, 0.4], [0.7, 0.3]])
+    assert metrics.agreement(t, s) == 0.5
+    kl = 0.9 * np.log(0.9 / 0.6) + 0.1 * np.log(0.1 / 0.4)
+    assert metrics.kl_per_example(t, s)[0] == pytest.approx(kl)
+    assert metrics.kl_divergence(t, t) == pytest.approx(0.0)
+    with pytest.raises(ValueError, match="same shape"):
+        metrics.agreement(t, s[:1])
+
+
+def test_bootstrap_ci_fast_path_matches_generic_path(rng):
+    p = random_probs(rng, 500, 10)
+    y = rng.integers(0, 10, 500)
+    for fn in (metrics.accuracy, metrics.nll, metrics.brier, metrics.ece):
+        fast = metrics.bootstrap_ci(fn, p, y, n=200)
+        slow = metrics.bootstrap_ci(lambda a, b: fn(a, b), p, y, n=200)  # not recognised: loop
+        assert fast == pytest.approx(slow, abs=1e-9)
+        lo, hi = fast
+        assert lo <= fn(p, y) <= hi and hi - lo > 0
+    assert metrics.bootstrap_ci(metrics.ece, p, y, n=200) == metrics.bootstrap_ci(metrics.ece, p, y, n=200)
+    lo90, hi90 = metrics.bootstrap_ci(metrics.nll, p, y, level=0.9)
+    lo99, hi99 = metrics.bootstrap_ci(metrics.nll, p, y, level=0.99)
+    assert lo99 < lo90 < hi90 < hi99
+
+
+def test_variation_ratio():
+    probs = np.array([[[0.9, 0.1]], [[0.2, 0.8]], [[0.6, 0.4]], [[0.7, 0.3]]])
+    assert Prediction(probs=probs).variation_ratio()[0] == pytest.approx(0.25)
+    with pytest.raises(ValueError, match="needs probability samples"):
+        Prediction(alphas=np.ones((1, 2))).variation_ratio()
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(2, 300), st.integers(0, 2**31 - 1))
+def test_float32_float64_numpy_torch_agree_on_all_metrics(n, seed):
+    rng = np.random.default_rng(seed)
+    p = random_probs(rng, n, 10)
+    y = rng.integers(0, 10, n)
+    for fn in (metrics.ece, metrics.adaptive_ece, metrics.classwise_ece, metrics.aurc, metrics.augrc):
+        a = fn(p, y)
+        b = fn(torch.tensor(p, dtype=torch.float32), torch.tensor(y))
+        assert a == pytest.approx(b, abs=1e-6)

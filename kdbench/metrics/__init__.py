@@ -14,8 +14,8 @@ Modules by role: `scores` (accuracy, NLL, Brier, entropy), `calibration`, `ood`,
 """
 
 from .bootstrap import bootstrap_ci
-from .calibration import (adaptive_ece, classwise_ece, ece, ece_debiased, mce,
-                          reliability_bins)
+from .calibration import (adaptive_ece, calibration_metrics, classwise_ece, ece, ece_debiased,
+                          mce, reliability_bins)
 from .fidelity import agreement, kl_divergence, kl_per_example, retention
 from .ood import aupr_in, aupr_out, auroc, fpr_at_tpr
 from .scores import EPS, accuracy, brier, entropy, nll
@@ -24,7 +24,7 @@ from .validation import check_probs, check_scores
 
 __all__ = [
     "EPS", "accuracy", "adaptive_ece", "agreement", "aupr_in", "aupr_out", "augrc", "aurc",
-    "auroc", "bootstrap_ci", "brier", "check_probs", "check_scores", "classwise_ece", "eaurc",
+    "auroc", "bootstrap_ci", "brier", "calibration_metrics", "check_probs", "check_scores", "classwise_ece", "eaurc",
     "ece", "ece_debiased", "entropy", "fpr_at_tpr", "kl_divergence", "kl_per_example", "mce",
     "nll", "reliability_bins", "retention", "risk_coverage",
 ]

@@ -31,7 +31,7 @@ def _stats(metric: Callable, p: np.ndarray, y: np.ndarray):
         return ((p**2).sum(1) - 2 * p[rows, y] + 1)[:, None], lambda s: s[:, 0] / n
     if metric is calibration.ece:
         conf, correct = p.max(1), (p.argmax(1) == y).astype(float)
-        idx = calibration.bin_index(conf, calibration.equal_width_edges(15))
+        idx = calibration.bin_index(conf, 15)
         onehot = np.zeros((n, 15))
         onehot[rows, idx] = 1.0
         a = np.concatenate([onehot * conf[:, None], onehot * correct[:, None]], 1)

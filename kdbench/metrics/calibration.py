@@ -1,5 +1,6 @@
 """Calibration metrics: one binning core, thin metrics on top (netcal's structure).
 
+Equal-width bin b of B holds the values v with ceil(v·B) − 1 = b (computed in floating point).
 Top-label metrics bin the confidence c_i = max_k p_ik with correctness 1[argmax p_i = y_i].
 Bins are right-closed, (lo, hi]; a value exactly on an edge belongs to the lower bin and a
 value of exactly 0 (possible for class-wise probabilities) to the first bin.
@@ -28,15 +29,25 @@ def _check_bins(n_bins: Any) -> int:
     return int(n_bins)
 
 
-def bin_index(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
-    """Index of the right-closed bin (edges[b], edges[b+1]] holding each value."""
+def bin_index(values: np.ndarray, edges: np.ndarray | int) -> np.ndarray:
+    """Index of the right-closed bin (edges[b], edges[b+1]] holding each value.
+
+    ``edges`` may be an integer B for the equal-width edges b/B: the index is then
+    ceil(v·B) − 1 computed in floating point (no search), clipped to [0, B − 1].
+    """
+    if isinstance(edges, (int, np.integer)):
+        idx = np.ceil(values * edges)
+        idx -= 1
+        return np.clip(idx, 0, edges - 1, out=idx).astype(np.int64)
     return np.clip(np.searchsorted(edges, values, side="left") - 1, 0, len(edges) - 2)
 
 
-def binned(values: np.ndarray, targets: np.ndarray, edges: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Per-bin count, sum of values and sum of targets — the core every metric reduces."""
+def binned(values: np.ndarray, targets: np.ndarray,
+           edges: np.ndarray | int) -> tuple[np.ndarray, ...]:
+    """Per-bin count, sum of values and sum of targets — the core every metric reduces.
+    ``edges``: bin edges, or an integer B for B equal-width bins."""
     idx = bin_index(values, edges)
-    b = len(edges) - 1
+    b = edges if isinstance(edges, (int, np.integer)) else len(edges) - 1
     return (np.bincount(idx, minlength=b).astype(np.float64),
             np.bincount(idx, weights=values, minlength=b),
             np.bincount(idx, weights=targets, minlength=b))
@@ -50,9 +61,14 @@ def _gap(count: np.ndarray, s_val: np.ndarray, s_tgt: np.ndarray, n: int,
     return float(np.sqrt(((s_tgt[full] - s_val[full]) ** 2 / count[full]).sum() / n))
 
 
+def top_label(p: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Confidence max_k p_k and correctness 1[argmax p = y] of validated arrays."""
+    pred = p.argmax(1)
+    return np.take_along_axis(p, pred[:, None], 1)[:, 0], (pred == y).astype(np.float64)
+
+
 def _top_label(probs: Any, labels: Any) -> tuple[np.ndarray, np.ndarray]:
-    p, y = check_probs(probs, labels)
-    return p.max(1), (p.argmax(1) == y).astype(np.float64)
+    return top_label(*check_probs(probs, labels))
 
 
 def equal_width_edges(n_bins: int) -> np.ndarray:
@@ -79,7 +95,7 @@ def reliability_bins(probs: Any, labels: Any, n_bins: int = 15) -> dict[str, np.
     """
     conf, correct = _top_label(probs, labels)
     edges = equal_width_edges(n_bins)
-    count, s_conf, s_acc = binned(conf, correct, edges)
+    count, s_conf, s_acc = binned(conf, correct, int(n_bins))
     with np.errstate(invalid="ignore", divide="ignore"):
         return {"lo": edges[:-1], "hi": edges[1:], "count": count,
                 "confidence": s_conf / count, "accuracy": s_acc / count}
@@ -93,7 +109,7 @@ def ece(probs: Any, labels: Any, n_bins: int = 15, *, norm: Literal["l1", "l2"] 
     """
     _check_norm(norm)
     conf, correct = _top_label(probs, labels)
-    return _gap(*binned(conf, correct, equal_width_edges(n_bins)), len(conf), norm)
+    return _gap(*binned(conf, correct, _check_bins(n_bins)), len(conf), norm)
 
 
 def adaptive_ece(probs: Any, labels: Any, n_bins: int = 15, *,
@@ -111,7 +127,11 @@ def adaptive_ece(probs: Any, labels: Any, n_bins: int = 15, *,
 def mce(probs: Any, labels: Any, n_bins: int = 15) -> float:
     """Maximum calibration error (Naeini et al. 2015): max_b |acc_b − conf_b|, non-empty bins."""
     conf, correct = _top_label(probs, labels)
-    count, s_conf, s_acc = binned(conf, correct, equal_width_edges(n_bins))
+    count, s_conf, s_acc = binned(conf, correct, _check_bins(n_bins))
+    return _max_gap(count, s_conf, s_acc)
+
+
+def _max_gap(count: np.ndarray, s_conf: np.ndarray, s_acc: np.ndarray) -> float:
     full = count > 0
     return float(np.max(np.abs(s_acc[full] - s_conf[full]) / count[full]))
 
@@ -120,12 +140,39 @@ def classwise_ece(probs: Any, labels: Any, n_bins: int = 15) -> float:
     """Class-wise ECE (Kull et al. 2019): for every class k, the equal-width-binned ECE of
     p_k against 1[y = k] over all N examples, averaged over the K classes."""
     p, y = check_probs(probs, labels)
-    edges = equal_width_edges(n_bins)
+    return _classwise(p, y, _check_bins(n_bins))
+
+
+def _classwise(p: np.ndarray, y: np.ndarray, n_bins: int) -> float:
     n, k = p.shape
-    total = 0.0
-    for c in range(k):
-        total += _gap(*binned(p[:, c], (y == c).astype(np.float64), edges), n, "l1")
-    return total / k
+    # bin every (example, class) probability at once: flat bin id = class * B + bin
+    flat = bin_index(p, n_bins)
+    flat += n_bins * np.arange(k)
+    s_val = np.bincount(flat.ravel(), weights=p.ravel(), minlength=k * n_bins)
+    s_tgt = np.bincount(flat[np.arange(n), y], minlength=k * n_bins)  # targets: 1 at the true class
+    return float(np.abs(s_tgt - s_val).sum() / (n * k))
+
+
+def calibration_metrics(probs: Any, labels: Any, n_bins: int = 15) -> dict[str, float]:
+    """The full calibration set in one pass over validated input: ``ece``, ``ece_l2``,
+    ``adaptive_ece``, ``mce``, ``classwise_ece``, ``ece_debiased`` — each equal to its own
+    function — plus ``nll`` and ``brier`` (`kdbench.metrics.scores`)."""
+    from .scores import EPS
+
+    b = _check_bins(n_bins)
+    p, y = check_probs(probs, labels)
+    conf, correct = top_label(p, y)
+    n = len(y)
+    width = binned(conf, correct, b)
+    mass = binned(conf, correct, equal_mass_edges(conf, b))
+    p_true = p[np.arange(n), y]
+    return {
+        "ece": _gap(*width, n, "l1"), "ece_l2": _gap(*width, n, "l2"),
+        "adaptive_ece": _gap(*mass, n, "l1"), "mce": _max_gap(*width),
+        "classwise_ece": _classwise(p, y, b), "ece_debiased": _debiased(*mass, n),
+        "nll": float(-np.mean(np.log(np.clip(p_true, EPS, None)))),
+        "brier": float(np.mean(np.einsum("ij,ij->i", p, p) - 2 * p_true + 1)),
+    }
 
 
 def ece_debiased(probs: Any, labels: Any, n_bins: int = 15) -> float:
@@ -137,9 +184,12 @@ def ece_debiased(probs: Any, labels: Any, n_bins: int = 15) -> float:
     n_b = 1 get no correction. This is an L2 quantity: compare it with ``ece(norm="l2")``.
     """
     conf, correct = _top_label(probs, labels)
-    count, s_conf, s_acc = binned(conf, correct, equal_mass_edges(conf, n_bins))
+    return _debiased(*binned(conf, correct, equal_mass_edges(conf, n_bins)), len(conf))
+
+
+def _debiased(count: np.ndarray, s_conf: np.ndarray, s_acc: np.ndarray, n: int) -> float:
     full = count > 0
     n_b, acc, cf = count[full], s_acc[full] / count[full], s_conf[full] / count[full]
     var = np.where(n_b > 1, acc * (1 - acc) / np.maximum(n_b - 1, 1), 0.0)
-    ce2 = float(np.sum(n_b / len(conf) * ((acc - cf) ** 2 - var)))
+    ce2 = float(np.sum(n_b / n * ((acc - cf) ** 2 - var)))
     return float(np.sqrt(max(ce2, 0.0)))

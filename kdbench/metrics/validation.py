@@ -31,12 +31,12 @@ def check_probs(probs: Any, labels: Any | None = None) -> tuple[np.ndarray, np.n
         raise ValueError(f"probs must have shape (N, K); found shape {p.shape}")
     if p.shape[0] == 0 or p.shape[1] == 0:
         raise ValueError(f"probs must have N >= 1 examples and K >= 1 classes; found {p.shape}")
-    p = p.astype(np.float64)
-    if not np.all(np.isfinite(p)):
+    p = np.asarray(p, dtype=np.float64)  # no copy for float64 input
+    sums = p.sum(1)  # NaN or inf anywhere in a row makes its sum non-finite
+    if not np.all(np.isfinite(sums)):
         raise ValueError("probs contains NaN or infinite values")
     if p.min() < 0:
         raise ValueError(f"probs must be non-negative; found minimum {p.min():.3g}")
-    sums = p.sum(1)
     bad = np.abs(sums - 1) > ROW_SUM_TOL
     if bad.any():
         i = int(np.argmax(bad))
