@@ -58,7 +58,12 @@ def write_report(suite: str, results: Path, out: Path, *, failed: list[str] | No
                   "Compute time: " + ", ".join(f"{k.replace('_', ' ')} {v:.0f} s" for k, v in secs.items()) + ".", ""]
     if failed:
         lines += ["**Failed jobs** (their cells show —):", ""] + [f"- {f}" for f in failed] + [""]
-    lines += ["## Summary", "", CONVENTIONS, "", markdown_table(summary_table(metrics)), ""]
+    values, pm = summary_table(metrics)
+    n_seeds = metrics.seed.nunique()
+    spread = ("± is the half-width of a 95% t-interval across the "
+              f"{n_seeds} seeds." if n_seeds > 1 else "With one seed, ± is the half-width of the "
+              "95% bootstrap interval over test examples (ID and shift columns).")
+    lines += ["## Summary", "", CONVENTIONS + " " + spread, "", markdown_table(values, pm), ""]
     if not models_info.empty:
         mi = (models_info.groupby("model")[["parameters", "train_seconds"]].mean()
               .reindex(model_order(metrics)))

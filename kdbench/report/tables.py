@@ -2,13 +2,16 @@
 
 All aggregation is the mean over seeds (and, for "corrupt", first the mean over corruption
 types and severities 1–5 within a seed). A missing cell (a failed job) stays NaN and prints
-as "—".
+as "—". The ± of the summary table is the half-width of a 95% interval: across seeds a
+t-interval of the seed means (two or more seeds); with one seed the bootstrap interval stored
+with the metric (ID and shift cells of accuracy, NLL, Brier and ECE only).
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 ORDER_ROLE = {"teacher": 0, "student": 1}
 
@@ -37,14 +40,33 @@ def split_means(metrics: pd.DataFrame) -> pd.DataFrame:
             .mean().reset_index())
 
 
-def summary_table(metrics: pd.DataFrame) -> pd.DataFrame:
-    """One row per model: the headline metrics, mean over seeds (NaN where missing)."""
-    per = split_means(metrics).groupby(["model", "split", "metric"])["value"].mean()
+def summary_table(metrics: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One row per model: the headline metrics (mean over seeds) and their ± half-widths
+    (NaN where there is none)."""
+    fam = split_means(metrics)
+    per = fam.groupby(["model", "split", "metric"])["value"]
+    mean, n, sd = per.mean(), per.count(), per.std()
+    boot = pd.Series(dtype=float)
+    if {"ci_low", "ci_high"} <= set(metrics.columns):
+        half = metrics.assign(h=(metrics.ci_high - metrics.ci_low) / 2)
+        boot = half.groupby(["model", "split", "metric"])["h"].mean()
     order = model_order(metrics)
-    out = pd.DataFrame(index=pd.Index(order, name="model"))
+    values = pd.DataFrame(index=pd.Index(order, name="model"))
+    pm = pd.DataFrame(index=values.index)
     for split, metric, label in SUMMARY_COLUMNS:
-        out[label] = [per.get((m, split, metric), np.nan) for m in order]
-    return out
+        values[label] = [mean.get((m, split, metric), np.nan) for m in order]
+        col = []
+        for m in order:
+            key = (m, split, metric)
+            k = int(n.get(key, 0))
+            if k >= 2:
+                col.append(stats.t.ppf(0.975, k - 1) * sd[key] / np.sqrt(k))
+            elif k == 1 and split in ("id", "shift"):
+                col.append(boot.get(key, np.nan))
+            else:
+                col.append(np.nan)
+        pm[label] = col
+    return values, pm
 
 
 def severity_table(metrics: pd.DataFrame, metric: str) -> pd.DataFrame:
@@ -56,12 +78,22 @@ def severity_table(metrics: pd.DataFrame, metric: str) -> pd.DataFrame:
     return tab.reindex(model_order(metrics))
 
 
-def markdown_table(df: pd.DataFrame, digits: int = 3) -> str:
-    """A GitHub-flavoured Markdown table; NaN prints as '—'."""
+def format_cell(value: float, pm: float = np.nan, digits: int = 3) -> str:
+    """'0.123 ± 0.004', '0.123', or '—' for a missing value."""
+    if pd.isna(value):
+        return "—"
+    if isinstance(value, (float, np.floating)):
+        text = f"{value:.{digits}f}"
+        return text if pd.isna(pm) else f"{text} ± {pm:.{digits}f}"
+    return str(value)
+
+
+def markdown_table(df: pd.DataFrame, pm: pd.DataFrame | None = None, digits: int = 3) -> str:
+    """A GitHub-flavoured Markdown table; NaN prints as '—', ``pm`` adds '± half-width'."""
     cols = [df.index.name or ""] + [str(c) for c in df.columns]
     lines = ["| " + " | ".join(cols) + " |", "|" + "|".join(["---"] + ["---:"] * len(df.columns)) + "|"]
     for idx, row in df.iterrows():
-        cells = ["—" if pd.isna(v) else (f"{v:.{digits}f}" if isinstance(v, float) else str(v))
-                 for v in row]
+        cells = [format_cell(v, np.nan if pm is None else pm.at[idx, c], digits)
+                 for c, v in row.items()]
         lines.append("| " + " | ".join([str(idx)] + cells) + " |")
     return "\n".join(lines)
