@@ -261,3 +261,24 @@ def test_float32_float64_numpy_torch_agree_on_all_metrics(n, seed):
         a = fn(p, y)
         b = fn(torch.tensor(p, dtype=torch.float32), torch.tensor(y))
         assert a == pytest.approx(b, abs=1e-6)
+
+
+def test_ties_in_the_top_class_go_to_the_lowest_index():
+    p = np.array([[0.4, 0.4, 0.2], [0.3, 0.35, 0.35]])
+    assert metrics.accuracy(p, np.array([0, 1])) == 1.0
+    assert metrics.accuracy(p, np.array([1, 2])) == 0.0
+    # confidence is the tied maximum either way
+    assert metrics.ece(p, np.array([0, 1])) == pytest.approx(np.mean([0.6, 0.65]))
+
+
+def test_one_class_only():
+    p = np.ones((5, 1))
+    y = np.zeros(5, dtype=int)
+    assert metrics.accuracy(p, y) == 1.0
+    assert metrics.ece(p, y) == 0.0
+    assert metrics.nll(p, y) == 0.0
+    assert metrics.entropy(p) == 0.0
+    # all labels in one class of several
+    q = np.array([[0.7, 0.3], [0.6, 0.4]])
+    assert metrics.classwise_ece(q, np.array([0, 0])) == pytest.approx(
+        np.mean([(0.3 + 0.4) / 2, (0.3 + 0.4) / 2]))
