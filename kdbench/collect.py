@@ -3,7 +3,9 @@
 Long format, one row per (seed, model, split, dataset, severity, metric) in ``metrics.csv``
 with the model's identity columns ``seed, model, role, teacher, method, student``; the small
 aggregates the figures need in ``reliability.csv`` (per confidence bin) and
-``histograms.csv`` (entropy / MI histograms); ``run_info.json`` describes the run. Rows are
+``histograms.csv`` (entropy / MI histograms); ``models.csv`` lists every model of the suite with
+``status`` ok/missing (a failed job), parameters and training time; ``run_info.json`` describes
+the run. Rows are
 sorted, floats written with 10 significant digits, so equal runs give equal bytes.
 """
 
@@ -67,13 +69,15 @@ def collect(suite: Suite, models: list[ModelEntry], store: RunStore,
             stage[f"train_{m.role}"] += sum(store.job(m.train_job).read_json("train_info.json")["seconds"])
         seen |= {m.eval_job, m.train_job}
     for m in models:
+        row = {**{c: getattr(m, c) for c in ID_COLS}, "status": "ok" if store.is_done(m.eval_job)
+               else "missing", "parameters": None, "train_seconds": None, "members": None,
+               "final_train_loss": None}
         job = store.job(m.train_job)
-        if (job.path / "train_info.json").exists():
+        if store.is_done(m.train_job):
             info = job.read_json("train_info.json")
-            info_rows.append({**{c: getattr(m, c) for c in ID_COLS}, "parameters": info["parameters"],
-                              "train_seconds": round(sum(info["seconds"]), 1),
-                              "members": len(info["history"]),
-                              "final_train_loss": round(info["history"][-1][-1], 5)})
+            row.update(parameters=info["parameters"], train_seconds=round(sum(info["seconds"]), 1),
+                       members=len(info["history"]), final_train_loss=round(info["history"][-1][-1], 5))
+        info_rows.append(row)
     _write(pd.DataFrame(info_rows), out_dir / "models.csv", ID_COLS[:2])
     run_info = {
         "suite": suite.name, "description": suite.description, "seeds": list(suite.seeds),

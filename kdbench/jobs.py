@@ -48,9 +48,7 @@ def _teacher_predictor(job: JobDir, tcfg: dict, seed: int, num_classes: int):
     spec = _spec(tcfg["model"])
     nets = []
     for m in range(tcfg["members"]):
-        net = spec.build(num_classes)
-        net.load_state_dict(job.load_state(f"member{m}.pt"))
-        nets.append(net.eval())
+        nets.append(job.load_into(spec.build(num_classes), f"member{m}.pt").eval())
     return TEACHERS.create(tcfg["kind"], nets=nets, samples=tcfg["samples"], seed=seed)
 
 
@@ -99,9 +97,7 @@ def _predictor(model_job: Job | dict, store: RunStore, model_job_id: str, num_cl
     src = store.job(model_job_id)
     if "teacher" in cfg and "student" not in cfg:
         return _teacher_predictor(src, cfg["teacher"], cfg["seed"], num_classes)
-    net = _spec(cfg["student"]["model"]).build(num_classes)
-    net.load_state_dict(src.load_state("weights.pt"))
-    return SingleNet(net)
+    return SingleNet(src.load_into(_spec(cfg["student"]["model"]).build(num_classes), "weights.pt"))
 
 
 def evaluate(job: Job, store: RunStore, progress: bool) -> None:

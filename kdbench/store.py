@@ -53,6 +53,41 @@ def atomic_write_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, text.encode())
 
 
+def load_checkpoint(path: Path) -> dict[str, torch.Tensor]:
+    """Read a ``torch.save``d state dict with ``weights_only=True``; `UserError` if the file is
+    not one (a pickled object, a tensor, a list, ...) or cannot be read."""
+    from .errors import UserError
+
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # UnpicklingError for code objects, RuntimeError for bad zips
+        raise UserError(f"checkpoint {path} cannot be loaded as weights only: "
+                        f"{str(e).splitlines()[0]}") from None
+    if not isinstance(state, dict) or not all(
+            isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()):
+        raise UserError(f"checkpoint {path} is not a state dict of tensors "
+                        f"(found {type(state).__name__}); save model.state_dict()")
+    return state
+
+
+def fit_checkpoint(model: torch.nn.Module, state: dict[str, torch.Tensor], path: Path) -> None:
+    """Load ``state`` into ``model``; `UserError` naming missing, unexpected or mis-shaped keys
+    when the checkpoint comes from another architecture."""
+    from .errors import UserError
+
+    own = model.state_dict()
+    missing = sorted(set(own) - set(state))
+    extra = sorted(set(state) - set(own))
+    shapes = [f"{k}: checkpoint {tuple(state[k].shape)} vs model {tuple(own[k].shape)}"
+              for k in own if k in state and state[k].shape != own[k].shape]
+    if missing or extra or shapes:
+        parts = ([f"missing keys {missing[:3]}"] if missing else []) + \
+                ([f"unexpected keys {extra[:3]}"] if extra else []) + shapes[:3]
+        raise UserError(f"checkpoint {path} does not fit {type(model).__name__}: "
+                        + "; ".join(parts))
+    model.load_state_dict(state)
+
+
 class JobDir:
     """The directory of one job: typed atomic writers and readers for its files."""
 
@@ -72,10 +107,12 @@ class JobDir:
 
     def load_state(self, name: str) -> dict[str, torch.Tensor]:
         """Load a state dict with ``weights_only=True`` (no code runs from the file)."""
-        state = torch.load(self.path / name, map_location="cpu", weights_only=True)
-        if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-            raise ValueError(f"{self.path / name} is not a state dict of tensors")
-        return state
+        return load_checkpoint(self.path / name)
+
+    def load_into(self, model: torch.nn.Module, name: str) -> torch.nn.Module:
+        """Load checkpoint ``name`` into ``model`` after checking it fits (see `fit_checkpoint`)."""
+        fit_checkpoint(model, self.load_state(name), self.path / name)
+        return model
 
     def save_arrays(self, name: str, **arrays: np.ndarray) -> None:
         buf = io.BytesIO()

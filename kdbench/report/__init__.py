@@ -22,24 +22,45 @@ CONVENTIONS = (
 )
 
 
-def _ood_table(metrics: pd.DataFrame) -> pd.DataFrame:
+def _ood_table(metrics: pd.DataFrame, order: list[str]) -> pd.DataFrame:
     ood = metrics[(metrics.split == "ood") & metrics.metric.str.startswith("auroc_")]
     tab = ood.groupby(["model", "dataset", "metric"])["value"].mean().unstack(["dataset", "metric"])
     tab.columns = [f"{d} {m.removeprefix('auroc_')}" for d, m in tab.columns]
-    return tab.reindex(model_order(metrics))[sorted(tab.columns)]
+    return tab.reindex(order)[sorted(tab.columns)]
+
+
+REQUIRED = {
+    "metrics.csv": ["seed", "model", "role", "teacher", "method", "student", "split", "dataset",
+                    "severity", "metric", "value"],
+    "reliability.csv": ["seed", "model", "split", "dataset", "severity", "bin", "lo", "hi",
+                        "count", "confidence", "accuracy"],
+    "histograms.csv": ["seed", "model", "split", "dataset", "severity", "quantity", "bin", "lo",
+                       "hi", "count"],
+}
 
 
 def read_results(path: Path) -> pd.DataFrame:
-    """A results CSV; an empty file (every job failed) gives an empty frame."""
+    """A results CSV with its required columns checked; an empty file (every job failed)
+    gives an empty frame. `UserError` names a missing file or missing columns."""
+    if not path.exists():
+        raise UserError(f"results file {path} is missing; run 'python -m kdbench run all' "
+                        "for this suite first")
     try:
-        return pd.read_csv(path)
+        df = pd.read_csv(path)
     except pd.errors.EmptyDataError:
-        return pd.DataFrame()
+        return pd.DataFrame(columns=REQUIRED.get(path.name, []))
+    except (pd.errors.ParserError, UnicodeDecodeError) as e:
+        raise UserError(f"results file {path} is not valid CSV: {str(e).splitlines()[0]}") from None
+    missing = [c for c in REQUIRED.get(path.name, []) if c not in df.columns]
+    if missing:
+        raise UserError(f"results file {path} lacks column(s) {', '.join(missing)}; expected "
+                        f"{', '.join(REQUIRED[path.name])} — regenerate it with 'run all'")
+    return df
 
 
 def write_report(suite: str, results: Path, out: Path, *, failed: list[str] | None = None) -> Path:
     """Write ``out/report.md`` and ``out/figures/`` from ``results``; returns the report path."""
-    if not (results / "metrics.csv").exists():
+    if not results.is_dir():
         raise UserError(f"no results for suite '{suite}' in {results}; run "
                         f"'python -m kdbench run all --suite {suite}' first")
     metrics = read_results(results / "metrics.csv")
@@ -58,7 +79,13 @@ def write_report(suite: str, results: Path, out: Path, *, failed: list[str] | No
                   "Compute time: " + ", ".join(f"{k.replace('_', ' ')} {v:.0f} s" for k, v in secs.items()) + ".", ""]
     if failed:
         lines += ["**Failed jobs** (their cells show —):", ""] + [f"- {f}" for f in failed] + [""]
-    values, pm = summary_table(metrics)
+    order = model_order(pd.concat([models_info, metrics]) if not models_info.empty else metrics)
+    missing = (list(models_info.loc[models_info.status != "ok", "model"].unique())
+               if "status" in models_info else [])
+    if missing and not failed:
+        lines += [f"**Missing results** for {', '.join(missing)} (a job failed or did not run; "
+                  "their cells show —).", ""]
+    values, pm = summary_table(metrics, order)
     n_seeds = metrics.seed.nunique()
     spread = ("± is the half-width of a 95% t-interval across the "
               f"{n_seeds} seeds." if n_seeds > 1 else "With one seed, ± is the half-width of the "
@@ -74,10 +101,10 @@ def write_report(suite: str, results: Path, out: Path, *, failed: list[str] | No
     for metric, title in [("accuracy", "Accuracy"), ("ece", "ECE"), ("nll", "NLL")]:
         lines += [f"## {title} vs corruption severity", "",
                   f"Mean over {n_corr} corruption types; severity 0 is the clean ID test split.", "",
-                  markdown_table(severity_table(metrics, metric).rename(columns=str)), ""]
+                  markdown_table(severity_table(metrics, metric, order).rename(columns=str)), ""]
     lines += ["## OOD detection (AUROC)", "", "Per OOD set and score: `msp` = 1 − max probability, "
               "`entropy` = predictive entropy, `mi` = mutual information (models with samples only).",
-              "", markdown_table(_ood_table(metrics)), ""]
+              "", markdown_table(_ood_table(metrics, order)), ""]
     figures = [
         ("reliability", "Reliability diagrams. Columns: models; rows: ID test, natural shift, and "
          f"corrupted splits at severity 3 and 5 pooled over the {n_corr} corruption types. Blue bars: "

@@ -149,11 +149,6 @@ def write_figures(results: Path, out: Path, *, formats: tuple[str, ...] = ("png"
     """Write every figure of a suite from its results directory; returns the files written."""
     from ..errors import UserError
 
-    needed = ["metrics.csv", "reliability.csv", "histograms.csv"]
-    missing = [n for n in needed if not (results / n).exists()]
-    if missing:
-        raise UserError(f"results {results} lack {', '.join(missing)}; run "
-                        "'python -m kdbench run all' for this suite first")
     from . import read_results
 
     metrics = read_results(results / "metrics.csv")

@@ -40,9 +40,9 @@ def split_means(metrics: pd.DataFrame) -> pd.DataFrame:
             .mean().reset_index())
 
 
-def summary_table(metrics: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """One row per model: the headline metrics (mean over seeds) and their ± half-widths
-    (NaN where there is none)."""
+def summary_table(metrics: pd.DataFrame, order: list[str] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One row per model of ``order`` (default: those in ``metrics``): the headline metrics
+    (mean over seeds) and their ± half-widths (NaN where there is none or the model failed)."""
     fam = split_means(metrics)
     per = fam.groupby(["model", "split", "metric"])["value"]
     mean, n, sd = per.mean(), per.count(), per.std()
@@ -50,7 +50,7 @@ def summary_table(metrics: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     if {"ci_low", "ci_high"} <= set(metrics.columns):
         half = metrics.assign(h=(metrics.ci_high - metrics.ci_low) / 2)
         boot = half.groupby(["model", "split", "metric"])["h"].mean()
-    order = model_order(metrics)
+    order = order or model_order(metrics)
     values = pd.DataFrame(index=pd.Index(order, name="model"))
     pm = pd.DataFrame(index=values.index)
     for split, metric, label in SUMMARY_COLUMNS:
@@ -69,13 +69,13 @@ def summary_table(metrics: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     return values, pm
 
 
-def severity_table(metrics: pd.DataFrame, metric: str) -> pd.DataFrame:
+def severity_table(metrics: pd.DataFrame, metric: str, order: list[str] | None = None) -> pd.DataFrame:
     """Model x severity (0 = clean ID test) of ``metric``, mean over corruptions and seeds."""
     clean = metrics[(metrics.split == "id") & (metrics.metric == metric)]
     corr = metrics[(metrics.split == "corrupt") & (metrics.metric == metric)]
     rows = pd.concat([clean.assign(severity=0), corr])
     tab = rows.groupby(["model", "severity"])["value"].mean().unstack("severity")
-    return tab.reindex(model_order(metrics))
+    return tab.reindex(order or model_order(metrics))
 
 
 def format_cell(value: float, pm: float = np.nan, digits: int = 3) -> str:

@@ -1,0 +1,142 @@
+"""Faults: killed runs, concurrent runs, failing jobs, bad checkpoints and results files."""
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from kdbench.cli import main
+from kdbench.errors import UserError
+from kdbench.models import MODELS
+from kdbench.store import RunStore, fit_checkpoint, load_checkpoint
+
+SMOKE = [sys.executable, "-m", "kdbench", "run", "all", "--suite", "smoke", "--quiet"]
+
+
+def jobs_run(stdout: str) -> int:
+    return int(re.search(r"\((\d+) jobs run", stdout).group(1))
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    wd = tmp_path_factory.mktemp("ref")
+    out = subprocess.run(SMOKE + ["--workdir", str(wd)], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    return (wd / "results/smoke/metrics.csv").read_bytes()
+
+
+def test_same_seed_same_bytes_in_a_fresh_workdir(reference, tmp_path):
+    out = subprocess.run(SMOKE + ["--workdir", str(tmp_path)], capture_output=True, text=True)
+    assert out.returncode == 0
+    assert (tmp_path / "results/smoke/metrics.csv").read_bytes() == reference
+
+
+def test_sigkill_at_several_points_then_resume(reference, tmp_path):
+    """Kill a real run as soon as k jobs are finished (k = 1, 4, 9) — often mid-write of the
+    next — and finally let it finish: identical results, finished jobs never recomputed."""
+    done_before = 0
+    for k in (1, 4, 9):
+        proc = subprocess.Popen(SMOKE + ["--workdir", str(tmp_path)], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        deadline = time.time() + 120
+        while time.time() < deadline and proc.poll() is None:
+            if len(list((tmp_path / "runs").glob("*/done.json"))) >= k:
+                break
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        finished = len(list((tmp_path / "runs").glob("*/done.json")))
+        assert finished >= done_before
+        done_before = finished
+    out = subprocess.run(SMOKE + ["--workdir", str(tmp_path)], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert jobs_run(out.stdout) == 14 - done_before  # nothing finished is recomputed
+    assert (tmp_path / "results/smoke/metrics.csv").read_bytes() == reference
+
+
+def test_two_concurrent_runs_share_the_work(reference, tmp_path):
+    procs = [subprocess.Popen(SMOKE + ["--workdir", str(tmp_path)], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [o[1] for o in outs]
+    assert sum(jobs_run(o[0]) for o in outs) == 14  # every job computed exactly once
+    assert (tmp_path / "results/smoke/metrics.csv").read_bytes() == reference
+
+
+def test_failing_job_is_reported_and_the_rest_goes_on(tmp_path, capsys):
+    suite = tmp_path / "fails.toml"
+    suite.write_text(Path(__file__).parent.joinpath("../kdbench/suites/smoke.toml").read_text()
+                     .replace('name = "smoke"', 'name = "fails"')
+                     .replace("[methods.none]", '[methods.none]\n\n[methods.bad]\nkind = "test-diverges"')
+                     .replace('methods = ["none", "kd"]', 'methods = ["none", "kd", "bad"]'))
+    code = main(["--plugin", "plugin_nan", "run", "all", "--suite", str(suite),
+                 "--workdir", str(tmp_path), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "job failed: train student small-bad (seed 0): TrainingDiverged" in err
+    report = (tmp_path / "reports/fails/report.md").read_text()
+    assert "**Failed jobs**" in report and "small-bad" in report
+    row = next(line for line in report.splitlines() if line.startswith("| small-bad |"))
+    assert row.count("—") >= 10  # its cells are marked missing, not dropped
+    assert "| small-kd-ensemble | 0." in report  # the others finished
+
+
+def test_unknown_plugin_module(capsys):
+    assert main(["--plugin", "no_such_plugin_module", "list"]) == 2
+    assert "cannot import plugin module 'no_such_plugin_module'" in capsys.readouterr().err
+
+
+def test_checkpoint_that_is_not_a_state_dict(tmp_path):
+    path = tmp_path / "w.pt"
+    torch.save([torch.zeros(2)], path)
+    with pytest.raises(UserError, match=r"is not a state dict of tensors \(found list\)"):
+        load_checkpoint(path)
+
+    class Evil:
+        def __reduce__(self):
+            return (os.system, ("echo pwned",))
+    torch.save({"x": Evil()}, path, _use_new_zipfile_serialization=True)
+    with pytest.raises(UserError, match="cannot be loaded as weights only"):
+        load_checkpoint(path)
+    path.write_bytes(b"garbage")
+    with pytest.raises(UserError, match="cannot be loaded as weights only"):
+        load_checkpoint(path)
+
+
+def test_checkpoint_from_another_architecture(tmp_path):
+    path = tmp_path / "w.pt"
+    torch.save(MODELS.create("cnn", width=8).state_dict(), path)
+    with pytest.raises(UserError, match=r"does not fit CNN: trunk.0.weight: checkpoint \(8, 1, 3, 3\) vs model \(4, 1, 3, 3\)"):
+        fit_checkpoint(MODELS.create("cnn", width=4), load_checkpoint(path), path)
+    state = load_checkpoint(path)
+    state.pop("head.bias")
+    state["extra"] = torch.zeros(1)
+    with pytest.raises(UserError, match=r"missing keys \['head.bias'\]; unexpected keys \['extra'\]"):
+        fit_checkpoint(MODELS.create("cnn", width=8), state, path)
+
+
+def test_figures_name_the_missing_column(tmp_path, capsys):
+    res = tmp_path / "results/x"
+    res.mkdir(parents=True)
+    (res / "metrics.csv").write_text("seed,model,value\n0,a,1.0\n")
+    assert main(["figures", "--suite", "x", "--workdir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "lacks column(s) role, teacher, method, student, split, dataset, severity, metric" in err
+
+
+def test_half_written_job_is_redone(tmp_path):
+    store = RunStore(tmp_path)
+    job = store.begin("j", {"a": 1})
+    job.write_json("out.json", {"x": 1})
+    assert not store.is_done("j")  # no marker yet: a killed job
+    store.finish("j")
+    assert store.is_done("j")
+    (tmp_path / "j/done.json").write_text("{not json")
+    with pytest.warns(UserWarning, match="unreadable"):
+        assert not store.is_done("j")
