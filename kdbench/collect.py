@@ -3,7 +3,8 @@
 Long format, one row per (seed, model, split, dataset, severity, metric) in ``metrics.csv``
 with the model's identity columns ``seed, model, role, teacher, method, student``; the small
 aggregates the figures need in ``reliability.csv`` (per confidence bin) and
-``histograms.csv`` (entropy / MI histograms); ``models.csv`` lists every model of the suite with
+``histograms.csv`` (entropy / MI histograms), ``risk_coverage.csv`` (risk at coverage
+0.05..1.0), ``fidelity.csv`` (teacher–student agreement and KL per split); ``models.csv`` lists every model of the suite with
 ``status`` ok/missing (a failed job), parameters and training time; ``run_info.json`` describes
 the run. Rows are
 sorted, floats written with 10 significant digits, so equal runs give equal bytes.
@@ -46,6 +47,58 @@ def _write(df: pd.DataFrame, path: Path, sort: list[str]) -> None:
     atomic_write_text(path, df.to_csv(index=False, float_format="%.10g"))
 
 
+def fidelity(models: list[ModelEntry], store: RunStore) -> pd.DataFrame:
+    """Top-1 agreement and mean KL(teacher ‖ student) on every labelled split, for each student
+    against its own teacher (a labels-only student against every teacher of its seed), from the
+    evaluate jobs' per-example predictions."""
+    from .metrics import agreement, kl_divergence
+
+    teachers = {(m.seed, m.model): m for m in models if m.role == "teacher"}
+    rows = []
+    cache: dict[str, dict] = {}
+
+    def preds(job: str) -> dict:
+        if job not in cache:
+            cache[job] = store.job(job).load_arrays("predictions.npz")
+        return cache[job]
+
+    for s in models:
+        if s.role != "student" or not store.is_done(s.eval_job):
+            continue
+        refs = [t for (seed, _), t in teachers.items() if seed == s.seed
+                and (s.teacher == "-" or t.model == s.teacher)]
+        for t in refs:
+            if not store.is_done(t.eval_job):
+                continue
+            tp, sp = preds(t.eval_job), preds(s.eval_job)
+            for key in sp:
+                if not key.endswith("/mean") or key.startswith("ood/"):
+                    continue
+                parts = key.split("/")[:-1]
+                split, dataset = parts[0], parts[1]
+                severity = int(parts[2]) if split == "corrupt" else 0
+                base = {"seed": s.seed, "model": s.model, "reference": t.model, "split": split,
+                        "dataset": dataset, "severity": severity}
+                rows.append({**base, "metric": "agreement", "value": agreement(tp[key], sp[key])})
+                rows.append({**base, "metric": "kl", "value": kl_divergence(tp[key], sp[key])})
+    return pd.DataFrame(rows)
+
+
+def _commit() -> str:
+    """The git commit of the kdbench source (with '+dirty' for local changes), or 'unknown'."""
+    import subprocess
+
+    root = Path(__file__).resolve().parents[1]
+    try:
+        sha = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"],
+                             capture_output=True, text=True, timeout=5).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--", "kdbench"],
+                               capture_output=True, text=True, timeout=5).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return (sha + ("+dirty" if dirty else "")) if sha else "unknown"
+
+
 def collect(suite: Suite, models: list[ModelEntry], store: RunStore,
             out_dir: Path) -> dict[str, pd.DataFrame]:
     """Write ``metrics.csv``, ``reliability.csv``, ``histograms.csv``, ``models.csv`` and
@@ -55,10 +108,14 @@ def collect(suite: Suite, models: list[ModelEntry], store: RunStore,
         "metrics": _gather(models, store, "metrics.csv"),
         "reliability": _gather(models, store, "reliability.csv"),
         "histograms": _gather(models, store, "histograms.csv"),
+        "risk_coverage": _gather(models, store, "risk_coverage.csv"),
+        "fidelity": fidelity(models, store),
     }
     _write(tables["metrics"], out_dir / "metrics.csv", ID_COLS[:2] + KEYS + ["metric"])
     _write(tables["reliability"], out_dir / "reliability.csv", ID_COLS[:2] + KEYS + ["bin"])
     _write(tables["histograms"], out_dir / "histograms.csv", ID_COLS[:2] + KEYS + ["quantity", "bin"])
+    _write(tables["risk_coverage"], out_dir / "risk_coverage.csv", ID_COLS[:2] + KEYS + ["coverage"])
+    _write(tables["fidelity"], out_dir / "fidelity.csv", ["seed", "model", "reference"] + KEYS + ["metric"])
     info_rows = []
     stage = {"train_teacher": 0.0, "train_student": 0.0, "evaluate": 0.0}
     seen: set[str] = set()
@@ -80,6 +137,7 @@ def collect(suite: Suite, models: list[ModelEntry], store: RunStore,
         info_rows.append(row)
     _write(pd.DataFrame(info_rows), out_dir / "models.csv", ID_COLS[:2])
     run_info = {
+        "commit": _commit(),
         "suite": suite.name, "description": suite.description, "seeds": list(suite.seeds),
         "kdbench": __version__, "torch": torch.__version__, "python": platform.python_version(),
         "device": "cpu", "threads": torch.get_num_threads(),

@@ -69,6 +69,17 @@ def ood_metrics(pred_in: Prediction, pred_out: Prediction) -> list[Row]:
     return rows + mean_uncertainty(pred_out)
 
 
+COVERAGE = np.round(np.linspace(0.05, 1.0, 20), 2)
+
+
+def risk_at_coverage(pred: Prediction, labels: np.ndarray) -> list[tuple[float, float]]:
+    """The risk–coverage curve (`kdbench.metrics.risk_coverage`, confidence = max mean
+    probability) sampled at coverages 0.05, 0.10, ..., 1.0 (k = ceil(c·N) examples accepted)."""
+    curve = M.risk_coverage(pred.mean(), labels)
+    n = len(labels)
+    return [(float(c), float(curve["risk"][int(np.ceil(c * n - 1e-9)) - 1])) for c in COVERAGE]
+
+
 def histogram(values: np.ndarray, hi: float) -> tuple[np.ndarray, np.ndarray]:
     """Counts of ``values`` in ``HIST_BINS`` equal bins on [0, hi] (values above hi go to the
     last bin); returns (edges, counts)."""

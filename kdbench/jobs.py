@@ -6,7 +6,8 @@
   ``train_probs.npz`` ``(S, N, K)`` float32, computed once for every student.
 * ``train_student``: trains the student with its method's loss from those cached outputs.
 * ``evaluate``: predicts every evaluation split and writes ``metrics.csv`` (long format),
-  ``reliability.csv``, ``histograms.csv`` and per-example ``predictions.npz``.
+  ``reliability.csv``, ``histograms.csv``, ``risk_coverage.csv`` and per-example
+  ``predictions.npz``.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ import torch
 from .config import ModelSpec
 from .data.splits import eval_splits, load_dataset
 from .distill import METHODS
-from .evaluate import HIST_BINS, N_BINS, histogram, labelled_metrics, ood_metrics, uncertainty_scores
+from .evaluate import (HIST_BINS, N_BINS, histogram, labelled_metrics, ood_metrics,
+                       risk_at_coverage, uncertainty_scores)
 from .metrics import reliability_bins
 from .models.cnn import count_parameters
 from .plan import Job
@@ -109,7 +111,7 @@ def evaluate(job: Job, store: RunStore, progress: bool) -> None:
     ds = load_dataset(data.dataset, data.split, data.split_seed)
     predictor = _predictor(cfg["model"], store, cfg["model_job"], ds.num_classes)
     out = store.begin(job.id, cfg)
-    rows, rel, hist, arrays = [], [], [], {}
+    rows, rel, hist, rc, arrays = [], [], [], [], {}
     id_pred = None
     start = time.perf_counter()
     log_k = float(np.log(ds.num_classes))
@@ -125,6 +127,8 @@ def evaluate(job: Job, store: RunStore, progress: bool) -> None:
             rel += [{**base, "bin": i, "lo": b["lo"][i], "hi": b["hi"][i], "count": int(b["count"][i]),
                      "confidence": b["confidence"][i], "accuracy": b["accuracy"][i]}
                     for i in range(N_BINS)]
+            curve = risk_at_coverage(pred, y)
+            rc += [{**base, "coverage": c, "risk": r} for c, r in curve]
             if split.split == "id":
                 id_pred = pred
         else:
@@ -142,6 +146,7 @@ def evaluate(job: Job, store: RunStore, progress: bool) -> None:
     out.write_text("metrics.csv", pd.DataFrame(rows).to_csv(index=False))
     out.write_text("reliability.csv", pd.DataFrame(rel).to_csv(index=False))
     out.write_text("histograms.csv", pd.DataFrame(hist).to_csv(index=False))
+    out.write_text("risk_coverage.csv", pd.DataFrame(rc).to_csv(index=False))
     out.save_arrays("predictions.npz", **arrays)
     out.write_json("eval_info.json", {"seconds": seconds,
                                       "images": int(sum(len(s.x) for s in eval_splits(data)))})
