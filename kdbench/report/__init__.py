@@ -10,7 +10,7 @@ import pandas as pd
 
 from ..errors import UserError
 from ..store import atomic_write_text
-from .document import Block, Figure, Heading, Paragraph, Table, to_html, to_markdown
+from .document import Block, Bullets, Figure, Heading, Paragraph, Table, to_html, to_markdown
 from .figures import write_figures
 from .findings import findings
 from .tables import (display, model_order, ood_table, retention_table, severity_table,
@@ -143,7 +143,7 @@ def write_report(suite: str, results: Path, out: Path, *, failed: list[str] | No
     if facts:
         blocks += [Heading("Findings"), Paragraph("Generated from the tables below; each "
                    "statement gives the numbers it rests on.")]
-        blocks += [Paragraph(f"- {f}") for f in facts]
+        blocks += [Bullets(tuple(facts))]
 
     values, pm = summary_table(metrics, order)
     spread = ("± is the half-width of a 95% t-interval across the "

@@ -28,6 +28,11 @@ class Paragraph:
 
 
 @dataclass(frozen=True)
+class Bullets:
+    items: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Table:
     frame: pd.DataFrame  # cells already formatted as strings
     caption: str = ""
@@ -39,7 +44,7 @@ class Figure:
     caption: str
 
 
-Block = Heading | Paragraph | Table | Figure
+Block = Heading | Paragraph | Bullets | Table | Figure
 
 
 def _md_table(df: pd.DataFrame) -> str:
@@ -58,6 +63,8 @@ def to_markdown(blocks: list[Block], base: Path) -> str:
             out.append("#" * b.level + " " + b.text)
         elif isinstance(b, Paragraph):
             out.append(b.text)
+        elif isinstance(b, Bullets):
+            out.append("\n".join(f"- {item}" for item in b.items))
         elif isinstance(b, Table):
             out.append((f"*{b.caption}*\n\n" if b.caption else "") + _md_table(b.frame))
         elif isinstance(b, Figure):
@@ -74,10 +81,10 @@ def _inline(text: str) -> str:
 
 
 CSS = """
-body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;max-width:1200px;margin:2em auto;
+body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;max-width:1400px;margin:2em auto;
 padding:0 1em;color:#222;line-height:1.45}
 h1{border-bottom:2px solid #444;padding-bottom:.2em}h2{margin-top:2em;border-bottom:1px solid #ccc}
-table{border-collapse:collapse;margin:.6em 0 1.4em;font-size:.86em}
+table{border-collapse:collapse;margin:.6em 0 1.4em;font-size:.82em}
 th,td{padding:.25em .6em;border-bottom:1px solid #ddd;text-align:right;white-space:nowrap}
 th:first-child,td:first-child{text-align:left}thead th{border-bottom:2px solid #444}
 tbody tr:hover{background:#f4f6fa}figure{margin:1em 0 2em}
@@ -96,10 +103,15 @@ def to_html(blocks: list[Block], title: str) -> str:
             out.append(f"<h{b.level}>{_inline(b.text)}</h{b.level}>")
         elif isinstance(b, Paragraph):
             out.append(f"<p>{_inline(b.text)}</p>")
+        elif isinstance(b, Bullets):
+            out.append("<ul>" + "".join(f"<li>{_inline(i)}</li>" for i in b.items) + "</ul>")
         elif isinstance(b, Table):
             if b.caption:
                 out.append(f"<p class=\"caption\">{_inline(b.caption)}</p>")
-            out.append("<div class=\"scroll\">" + b.frame.to_html(border=0, escape=True) + "</div>")
+            frame = b.frame.reset_index()
+            frame.columns.name = None
+            out.append("<div class=\"scroll\">" + frame.to_html(border=0, escape=True, index=False)
+                       + "</div>")
         elif isinstance(b, Figure):
             data = base64.b64encode(b.path.read_bytes()).decode()
             out.append(f"<figure><img alt=\"{html.escape(b.path.stem)}\" "

@@ -75,7 +75,7 @@ def reliability_figure(rel, models, out, formats) -> list[Path]:
     the title. Severity rows pool every corruption type."""
     n_rows, n_cols = len(REL_ROWS), len(models)
     fig = plt.figure(figsize=(1.9 * n_cols + 0.8, 2.45 * n_rows))
-    outer = fig.add_gridspec(n_rows, n_cols, hspace=0.32, wspace=0.12)
+    outer = fig.add_gridspec(n_rows, n_cols, hspace=0.32, wspace=0.2)
     for r, (split, sev, label) in enumerate(REL_ROWS):
         for c, model in enumerate(models):
             inner = outer[r, c].subgridspec(2, 1, height_ratios=[3, 1], hspace=0.06)
@@ -104,7 +104,7 @@ def reliability_figure(rel, models, out, formats) -> list[Path]:
                 ax.set_title(f"ECE {ece:.3f}", pad=2)
             ax.set_xlim(0, 1)
             ax.set_ylim(0, 1)
-            ax.set_xticks([0, 0.5, 1])
+            ax.set_xticks([0, 0.5, 1], ["0", "0.5", "1"])
             ax.set_yticks([0, 0.5, 1])
             axc.set_yticks([1e-3, 1e-1], ["1e-3", "0.1"])
             axc.minorticks_off()
