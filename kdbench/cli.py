@@ -55,13 +55,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     results = wd / "results" / suite.name
     collect(suite, models, store, results)
     t2 = time.perf_counter()
-    try:
-        path = write_report(suite.name, results, wd / "reports" / suite.name,
-                            failed=list(report.failed.values()))
-    except UserError as e:
-        if not report.failed:
-            raise
-        path = f"none ({e})"
+    path: Path | str = "not written (--no-report)"
+    if not args.no_report:
+        try:
+            path = write_report(suite.name, results, wd / "reports" / suite.name,
+                                failed=list(report.failed.values()))
+        except UserError as e:
+            if not report.failed:
+                raise
+            path = f"none ({e})"
     t3 = time.perf_counter()
     stages = {k.replace("_", " "): v for k, v in report.seconds.items()}
     stages.update({"collect": t2 - t1, "report": t3 - t2})
@@ -82,12 +84,14 @@ def cmd_list(args: argparse.Namespace) -> int:
     from .data import CORRUPTIONS, DATASETS, OOD_SETS, SHIFT_SETS
     from .distill import METHODS
     from .models import MODELS
+    from .posthoc import CALIBRATORS
     from .teachers import TEACHERS
 
     sections = {"suite": ("suites", list_suites()), "dataset": ("datasets", DATASETS.names()),
                 "shift": ("shift sets", SHIFT_SETS.names()), "ood": ("OOD sets", OOD_SETS.names()),
                 "corruption": ("corruptions", CORRUPTIONS.names()), "model": ("models", MODELS.names()),
-                "teacher": ("teacher kinds", TEACHERS.names()), "method": ("methods", METHODS.names())}
+                "teacher": ("teacher kinds", TEACHERS.names()), "method": ("methods", METHODS.names()),
+                "calibrator": ("post-hoc calibrators", CALIBRATORS.names())}
     for key, (title, names) in sections.items():
         if args.what in (None, key):
             print(f"{title}: {', '.join(names)}")
@@ -136,12 +140,14 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--workdir", default=".", help="directory for runs/, results/ and "
                    "reports/ (default: the current directory)")
     r.add_argument("--quiet", action="store_true", help="no progress bars")
+    r.add_argument("--no-report", action="store_true", help="stop after collecting results/ "
+                   "(write the report later with 'report')")
     r.set_defaults(func=cmd_run)
 
     ls = sub.add_parser("list", help="list suites, datasets, corruptions, models, methods",
                         description="List what kdbench can run.")
     ls.add_argument("what", nargs="?", choices=["suite", "dataset", "shift", "ood", "corruption",
-                                                  "model", "teacher", "method"],
+                                                  "model", "teacher", "method", "calibrator"],
                     help="only this kind")
     ls.set_defaults(func=cmd_list)
 

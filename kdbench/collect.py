@@ -1,7 +1,8 @@
 """Collect: the evaluate jobs' outputs -> aggregated results in ``results/<suite>/``.
 
 Long format, one row per (seed, model, split, dataset, severity, metric) in ``metrics.csv``
-with the model's identity columns ``seed, model, role, teacher, method, student``; the small
+with the model's identity columns ``seed, model, role, teacher, method, student, posthoc``
+(a post-hoc calibrated variant is a model of its own, ``<model>+<calibrator>``); the small
 aggregates the figures need in ``reliability.csv`` (per confidence bin) and
 ``histograms.csv`` (entropy / MI histograms), ``risk_coverage.csv`` (risk at coverage
 0.05..1.0), ``fidelity.csv`` (teacher–student agreement and KL per split); ``models.csv`` lists every model of the suite with
@@ -34,9 +35,13 @@ def _gather(models: list[ModelEntry], store: RunStore, name: str) -> pd.DataFram
         path = store.job(m.eval_job).path / name
         if not path.exists() or not store.is_done(m.eval_job):
             continue
-        df = pd.read_csv(path)
+        df = pd.read_csv(path, keep_default_na=False, na_values=[""])
         for col in reversed(ID_COLS):
             df.insert(0, col, getattr(m, col))
+        if "posthoc" in df.columns:  # calibrated variants are models of their own
+            variant = df.pop("posthoc")
+            df.insert(len(ID_COLS), "posthoc", variant)
+            df.loc[variant != "-", "model"] = df.model + "+" + variant
         frames.append(df)
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
@@ -128,12 +133,15 @@ def collect(suite: Suite, models: list[ModelEntry], store: RunStore,
     for m in models:
         row = {**{c: getattr(m, c) for c in ID_COLS}, "status": "ok" if store.is_done(m.eval_job)
                else "missing", "parameters": None, "train_seconds": None, "members": None,
-               "final_train_loss": None}
+               "final_train_loss": None, "ms_per_image": None}
         job = store.job(m.train_job)
         if store.is_done(m.train_job):
             info = job.read_json("train_info.json")
             row.update(parameters=info["parameters"], train_seconds=round(sum(info["seconds"]), 1),
                        members=len(info["history"]), final_train_loss=round(info["history"][-1][-1], 5))
+        if store.is_done(m.eval_job):
+            ev = store.job(m.eval_job).read_json("eval_info.json")
+            row["ms_per_image"] = round(ev.get("ms_per_image", float("nan")), 4)
         info_rows.append(row)
     _write(pd.DataFrame(info_rows), out_dir / "models.csv", ID_COLS[:2])
     run_info = {

@@ -19,6 +19,7 @@ from .data import CORRUPTIONS, DATASETS, OOD_SETS, SHIFT_SETS
 from .distill import METHODS
 from .errors import UserError, did_you_mean, unknown_name
 from .models import MODELS
+from .posthoc import CALIBRATORS
 from .registry import Registry
 from .teachers import TEACHERS
 from .train import TrainConfig
@@ -108,6 +109,7 @@ class Suite:
     students: dict[str, StudentConfig] = field(default_factory=dict)
     methods: dict[str, MethodConfig] = field(default_factory=dict)
     pairs: tuple[Pair, ...] = ()
+    posthoc: tuple[str, ...] = ()
 
 
 class _Table:
@@ -358,15 +360,23 @@ def load_suite(name_or_path: str, *, seeds: list[int] | None = None) -> Suite:
                 if not lists["teachers"]:
                     raise p.err("teachers", f"method '{mname}' distils from a teacher; name at least one")
                 for tname in lists["teachers"]:
-                    if method.needs_samples and teachers[tname].kind == "single":
+                    t = teachers[tname]
+                    samples = t.members if t.kind == "ensemble" else (t.samples if t.kind == "mc_dropout" else 1)
+                    if method.needs_samples and t.kind == "single":
                         raise p.err("teachers", f"method '{mname}' needs several teacher samples; "
                                                 f"teacher '{tname}' is a single network — use an "
                                                 "ensemble or mc_dropout teacher")
+                    if samples < method.min_samples():
+                        raise p.err("teachers", f"method '{mname}' needs at least "
+                                                f"{method.min_samples()} teacher samples; teacher "
+                                                f"'{tname}' has {samples}")
                     pair = Pair(tname, sname, mname)
                     if pair not in pairs:
                         pairs.append(pair)
+    posthoc = top.names("posthoc", CALIBRATORS, [])
     top.finish()
     if not teachers and not pairs:
         raise UserError(f"{file}: the suite runs nothing: define [teachers.*] or [[pairs]]")
     return Suite(name=name, path=file, description=description, seeds=seeds_, data=data,
-                 teachers=teachers, students=students, methods=methods, pairs=tuple(pairs))
+                 teachers=teachers, students=students, methods=methods, pairs=tuple(pairs),
+                 posthoc=posthoc)

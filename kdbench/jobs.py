@@ -26,7 +26,7 @@ from .evaluate import (HIST_BINS, N_BINS, histogram, labelled_metrics, ood_metri
 from .metrics import reliability_bins
 from .models.cnn import count_parameters
 from .plan import Job
-from .predictors import SingleNet
+from .posthoc import CALIBRATORS
 from .store import JobDir, RunStore
 from .teachers import TEACHERS
 from .train import TrainConfig, fit
@@ -59,7 +59,7 @@ def train_teacher(job: Job, store: RunStore, progress: bool) -> None:
     ds = _data(cfg)
     out = store.begin(job.id, cfg)
     spec, train = _spec(t["model"]), TrainConfig(**t["train"])
-    ce = lambda logits, y, idx: torch.nn.functional.cross_entropy(logits, y)  # noqa: E731
+    ce = lambda logits, y, idx, progress: torch.nn.functional.cross_entropy(logits, y)  # noqa: E731
     info = {"history": [], "seconds": []}
     for m in range(t["members"]):
         seed = 1000 * cfg["seed"] + m
@@ -85,7 +85,8 @@ def train_student(job: Job, store: RunStore, progress: bool) -> None:
     out = store.begin(job.id, cfg)
     spec, train = _spec(cfg["student"]["model"]), TrainConfig(**cfg["student"]["train"])
     seed = 1000 * cfg["seed"] + 500  # students never share an initialisation with a teacher
-    net = _new_net(spec, ds.num_classes, seed)
+    torch.manual_seed(seed)
+    net = method.wrap_model(spec.build(ds.num_classes))
     start = time.perf_counter()
     history = fit(net, ds.train, method.make_loss(teacher_probs), config=train, seed=seed,
                   desc=job.label, progress=progress)
@@ -99,7 +100,9 @@ def _predictor(model_job: Job | dict, store: RunStore, model_job_id: str, num_cl
     src = store.job(model_job_id)
     if "teacher" in cfg and "student" not in cfg:
         return _teacher_predictor(src, cfg["teacher"], cfg["seed"], num_classes)
-    return SingleNet(src.load_into(_spec(cfg["student"]["model"]).build(num_classes), "weights.pt"))
+    method = METHODS.create(cfg["method"]["kind"], **cfg["method"]["options"])
+    net = method.wrap_model(_spec(cfg["student"]["model"]).build(num_classes))
+    return method.predictor(src.load_into(net, "weights.pt"))
 
 
 def evaluate(job: Job, store: RunStore, progress: bool) -> None:
@@ -111,30 +114,42 @@ def evaluate(job: Job, store: RunStore, progress: bool) -> None:
     ds = load_dataset(data.dataset, data.split, data.split_seed)
     predictor = _predictor(cfg["model"], store, cfg["model_job"], ds.num_classes)
     out = store.begin(job.id, cfg)
-    rows, rel, hist, rc, arrays = [], [], [], [], {}
-    id_pred = None
     start = time.perf_counter()
+    calibrators = {}
+    if cfg.get("posthoc"):
+        val_pred = predictor.predict(ds.val.x)
+        calibrators = {name: CALIBRATORS.create(name).fit(val_pred, ds.val.y.numpy())
+                       for name in cfg["posthoc"]}
+    rows, rel, hist, rc, arrays = [], [], [], [], {}
+    id_preds: dict = {}
+    predict_seconds, images = 0.0, 0
     log_k = float(np.log(ds.num_classes))
     for split in eval_splits(data):
+        t0 = time.perf_counter()
         pred = predictor.predict(split.x)
+        predict_seconds += time.perf_counter() - t0
+        images += len(split.x)
+        variants = {"-": pred, **{name: c.transform(pred) for name, c in calibrators.items()}}
         base = {"split": split.split, "dataset": split.dataset, "severity": split.severity}
+        for variant, vpred in variants.items():
+            if split.y is not None:
+                values = labelled_metrics(vpred, split.y.numpy())
+                if split.split == "id":
+                    id_preds[variant] = vpred
+            else:
+                values = ood_metrics(id_preds[variant], vpred)
+            rows += [{"posthoc": variant, **base, "metric": k, "value": v, "ci_low": lo,
+                      "ci_high": hi} for k, v, lo, hi in values]
+        # figures' aggregates and per-example predictions: the uncalibrated model only
         arrays[f"{split.key}/mean"] = pred.mean().astype(np.float32)
         arrays[f"{split.key}/expected_entropy"] = pred.expected_entropy().astype(np.float32)
         if split.y is not None:
             y = split.y.numpy()
-            values = labelled_metrics(pred, y)
             b = reliability_bins(pred.mean(), y, N_BINS)
             rel += [{**base, "bin": i, "lo": b["lo"][i], "hi": b["hi"][i], "count": int(b["count"][i]),
                      "confidence": b["confidence"][i], "accuracy": b["accuracy"][i]}
                     for i in range(N_BINS)]
-            curve = risk_at_coverage(pred, y)
-            rc += [{**base, "coverage": c, "risk": r} for c, r in curve]
-            if split.split == "id":
-                id_pred = pred
-        else:
-            values = ood_metrics(id_pred, pred)
-        rows += [{**base, "metric": k, "value": v, "ci_low": lo, "ci_high": hi}
-                 for k, v, lo, hi in values]
+            rc += [{**base, "coverage": c, "risk": r} for c, r in risk_at_coverage(pred, y)]
         if split.split != "corrupt":
             for name, score in uncertainty_scores(pred).items():
                 if name == "msp":
@@ -148,8 +163,10 @@ def evaluate(job: Job, store: RunStore, progress: bool) -> None:
     out.write_text("histograms.csv", pd.DataFrame(hist).to_csv(index=False))
     out.write_text("risk_coverage.csv", pd.DataFrame(rc).to_csv(index=False))
     out.save_arrays("predictions.npz", **arrays)
-    out.write_json("eval_info.json", {"seconds": seconds,
-                                      "images": int(sum(len(s.x) for s in eval_splits(data)))})
+    out.write_json("eval_info.json", {
+        "seconds": seconds, "images": images, "predict_seconds": predict_seconds,
+        "ms_per_image": 1000 * predict_seconds / images,
+        "temperature": getattr(calibrators.get("temperature"), "temperature", None)})
 
 
 RUNNERS = {"train_teacher": train_teacher, "train_student": train_student, "evaluate": evaluate}

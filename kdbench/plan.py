@@ -78,7 +78,8 @@ def plan(suite: Suite) -> tuple[list[Job], list[ModelEntry]]:
         return job.id
 
     def evaluate(train: Job, name: str, seed: int) -> str:
-        cfg = {"model_job": train.id, "model": train.config, "data": data}
+        cfg = {"model_job": train.id, "model": train.config, "data": data,
+               "posthoc": list(suite.posthoc)}
         return add(_job("evaluate", cfg, (train.id,), f"evaluate {name} (seed {seed})"))
 
     for seed in suite.seeds:

@@ -1,9 +1,11 @@
 """The one training loop, for teachers, ensemble members and students alike.
 
-Adam on mini-batches drawn by a seeded permutation each epoch. The loss is a callable
-``loss(logits, labels, index) -> scalar`` where ``index`` holds the training-set positions of
-the batch, so a distillation method can look up its cached teacher outputs for exactly those
-examples. Same seed, same data, same loss → the same weights on CPU.
+AdamW on mini-batches drawn by a seeded permutation each epoch. The loss is a callable
+``loss(outputs, labels, index, progress) -> scalar`` where ``index`` holds the training-set
+positions of the batch, so a distillation method can look up its cached teacher outputs for
+exactly those examples, and ``progress`` in [0, 1) is the share of training steps done (for
+schedules such as EnD²'s temperature annealing). Same seed, same data, same loss → the same
+weights on CPU.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from tqdm.auto import tqdm
 
 from .data.mnist5k import LabelledImages
 
-Loss = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+Loss = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, float], torch.Tensor]
 
 
 class TrainingDiverged(RuntimeError):
@@ -50,6 +52,7 @@ def fit(model: nn.Module, data: LabelledImages, loss: Loss, *, config: TrainConf
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(steps, 1))
     history: list[float] = []
     model.train().to(memory_format=torch.channels_last)  # x1.2 faster on CPU, same maths
+    step = 0
     bar = tqdm(range(config.epochs), desc=desc, leave=False, disable=not progress, unit="ep")
     for _ in bar:
         perm = torch.randperm(n, generator=gen)
@@ -57,7 +60,8 @@ def fit(model: nn.Module, data: LabelledImages, loss: Loss, *, config: TrainConf
         for start in range(0, n, config.batch_size):
             idx = perm[start: start + config.batch_size]
             batch = data.x[idx].contiguous(memory_format=torch.channels_last)
-            value = loss(model(batch), data.y[idx], idx)
+            value = loss(model(batch), data.y[idx], idx, step / steps)
+            step += 1
             if not torch.isfinite(value):
                 raise TrainingDiverged(f"{desc}: loss became {value.item()} — lower the lr")
             opt.zero_grad(set_to_none=True)

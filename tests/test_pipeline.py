@@ -14,15 +14,25 @@ def test_smoke_run_writes_results_and_report(smoke):
     assert "time per stage:" in out and "report:" in out
     m = pd.read_csv(wd / "results/smoke/metrics.csv")
     models = {"single", "ensemble", "mc_dropout", "small-none", "small-kd-single",
-              "small-kd-ensemble", "small-kd-mc_dropout"}
-    assert set(m.model) == models
-    for model in models:
+              "small-kd-ensemble", "small-kd-mc_dropout", "small-sample-kd-ensemble",
+              "small-sample-kd-mc_dropout", "small-end2-ensemble", "small-end2-mc_dropout",
+              "small-hydra-ensemble", "small-hydra-mc_dropout"}
+    base = m[m.posthoc == "-"]
+    assert set(base.model) == models
+    assert set(m.model) - models == {f"{x}+{c}" for x in models for c in ("temperature", "histogram", "isotonic")}
+    for model in set(m.model):
         fams = set(m[m.model == model].split)
         assert fams == {"id", "corrupt", "shift", "ood"}, (model, fams)
     assert m.value.map(math.isfinite).all()
     ood = m[m.split == "ood"]
     assert set(ood[ood.model == "ensemble"].metric) >= {"auroc_msp", "auroc_entropy", "auroc_mi"}
     assert "auroc_mi" not in set(ood[ood.model == "single"].metric)
+    # students that keep samples or a Dirichlet have an epistemic score; kd students do not
+    for student in ("small-end2-ensemble", "small-hydra-ensemble"):
+        assert "auroc_mi" in set(ood[ood.model == student].metric)
+        mi = m[(m.model == student) & (m.split == "id") & (m.metric == "mutual_information")].value
+        assert float(mi.iloc[0]) > 0
+    assert "auroc_mi" not in set(ood[ood.model == "small-kd-ensemble"].metric)
     # the teachers learned something: ID accuracy well above chance
     acc = m[(m.split == "id") & (m.metric == "accuracy")].set_index("model").value
     assert acc["ensemble"] > 0.5
@@ -42,7 +52,7 @@ def test_rerun_uses_the_store_and_gives_identical_results(smoke, capsys):
     before = (wd / "results/smoke/metrics.csv").read_bytes()
     assert main(["run", "all", "--suite", "smoke", "--workdir", str(wd), "--quiet"]) == 0
     out = capsys.readouterr().out
-    assert "0 jobs run, 14 from the store" in out
+    assert "0 jobs run, 26 from the store" in out
     assert (wd / "results/smoke/metrics.csv").read_bytes() == before
 
 
@@ -67,4 +77,4 @@ def test_figures_command_regenerates_from_results(smoke, capsys):
 def test_list_command(capsys):
     assert main(["list"]) == 0
     out = capsys.readouterr().out
-    assert "corruptions: brightness, canny_edges" in out and "methods: kd, none" in out
+    assert "corruptions: brightness, canny_edges" in out and "methods: end2, hydra, kd, none, sample-kd" in out

@@ -10,7 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+from torch import nn
 
+from ..predictors import SingleNet
 from ..registry import Registry
 from ..train import Loss
 
@@ -26,9 +28,21 @@ class Method:
     needs_samples = False
 
     def make_loss(self, teacher_probs: torch.Tensor | None) -> Loss:
-        """The loss ``(logits, labels, index) -> scalar`` given cached teacher probabilities
-        ``(S, N, K)`` on the training set (None when ``needs_teacher`` is False)."""
+        """The loss ``(outputs, labels, index, progress) -> scalar`` given cached teacher
+        probabilities ``(S, N, K)`` on the training set (None when ``needs_teacher`` is False)."""
         raise NotImplementedError
 
+    def min_samples(self) -> int:
+        """The fewest teacher samples S the method can use (checked at suite load)."""
+        return 2 if self.needs_samples else 1
 
-from . import kd, none  # noqa: E402,F401  (fill the registry)
+    def wrap_model(self, net: nn.Module) -> nn.Module:
+        """The network the student trains (default: the suite's student network itself)."""
+        return net
+
+    def predictor(self, net: nn.Module):
+        """How the trained student answers with a `Prediction` (default: one network, S = 1)."""
+        return SingleNet(net)
+
+
+from . import end2, hydra, kd, none, sample_kd  # noqa: E402,F401  (fill the registry)

@@ -19,21 +19,31 @@ from . import METHODS, Method
 from ..train import Loss
 
 
+def soften(probs: torch.Tensor, temperature: float) -> torch.Tensor:
+    """softmax(log p / T) over the last axis: probabilities at temperature T."""
+    return torch.softmax(probs.clamp_min(1e-12).log() / temperature, -1)
+
+
+def hinton_loss(logits: torch.Tensor, labels: torch.Tensor, soft: torch.Tensor, alpha: float,
+                temperature: float) -> torch.Tensor:
+    """α·CE(y, z) + (1 − α)·T²·KL(soft ‖ softmax(z / T)), batch mean; ``soft`` ``(B, K)`` are
+    the already softened targets."""
+    log_q = F.log_softmax(logits / temperature, -1)
+    kl = (soft * (soft.clamp_min(1e-12).log() - log_q)).sum(-1).mean()
+    return alpha * F.cross_entropy(logits, labels) + (1 - alpha) * temperature**2 * kl
+
+
 @dataclass(frozen=True)
 class HintonKD(Method):
     alpha: float = 0.1
     temperature: float = 4.0
 
     def make_loss(self, teacher_probs: torch.Tensor | None) -> Loss:
-        mean = teacher_probs.mean(0).clamp_min(1e-12)
-        soft = torch.softmax(mean.log() / self.temperature, -1)
-        log_soft = soft.clamp_min(1e-12).log()
-        a, t = self.alpha, self.temperature
+        soft = soften(teacher_probs.mean(0), self.temperature)
 
-        def loss(logits: torch.Tensor, labels: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
-            log_q = F.log_softmax(logits / t, -1)
-            kl = (soft[index] * (log_soft[index] - log_q)).sum(-1).mean()
-            return a * F.cross_entropy(logits, labels) + (1 - a) * t * t * kl
+        def loss(logits: torch.Tensor, labels: torch.Tensor, index: torch.Tensor,
+                 progress: float) -> torch.Tensor:
+            return hinton_loss(logits, labels, soft[index], self.alpha, self.temperature)
 
         return loss
 

@@ -18,7 +18,7 @@ class LabelsOnly(Method):
     needs_teacher = False
 
     def make_loss(self, teacher_probs: torch.Tensor | None) -> Loss:
-        return lambda logits, labels, index: F.cross_entropy(logits, labels)
+        return lambda logits, labels, index, progress: F.cross_entropy(logits, labels)
 
 
 @METHODS.register("none")

@@ -13,8 +13,8 @@ from ..store import atomic_write_text
 from .document import Block, Bullets, Figure, Heading, Paragraph, Table, to_html, to_markdown
 from .figures import write_figures
 from .findings import findings
-from .tables import (display, model_order, ood_table, retention_table, severity_table,
-                     split_table, summary_table, write_table)
+from .tables import (base_models, display, model_order, ood_table, posthoc_table,
+                     retention_table, severity_table, split_table, summary_table, write_table)
 
 REQUIRED = {
     "metrics.csv": ["seed", "model", "role", "teacher", "method", "student", "split", "dataset",
@@ -114,9 +114,10 @@ def write_report(suite: str, results: Path, out: Path, *, failed: list[str] | No
     if not results.is_dir():
         raise UserError(f"no results for suite '{suite}' in {results}; run "
                         f"'python -m kdbench run all --suite {suite}' first")
-    metrics = read_results(results / "metrics.csv")
-    if metrics.empty:
+    everything = read_results(results / "metrics.csv")
+    if everything.empty:
         raise UserError(f"{results / 'metrics.csv'} has no rows: every job of suite '{suite}' failed")
+    metrics = base_models(everything)
     info = json.loads((results / "run_info.json").read_text()) if (results / "run_info.json").exists() else {}
     models_info = pd.read_csv(results / "models.csv") if (results / "models.csv").exists() else pd.DataFrame()
     fid = pd.read_csv(results / "fidelity.csv") if (results / "fidelity.csv").exists() else None
@@ -188,6 +189,16 @@ def write_report(suite: str, results: Path, out: Path, *, failed: list[str] | No
             "detection. Fidelity: top-1 agreement with the teacher and mean KL(teacher ‖ "
             "student) in nats, on the ID and shift splits."), Table(display(ret))]
         write_table(ret, tables_dir, "retention", caption=f"Retention and fidelity, suite {suite}.")
+
+    post = posthoc_table(everything, order)
+    if not post.empty:
+        blocks += [Heading("Post-hoc calibration"), Paragraph(
+            "Each model and its post-hoc calibrated variants, fitted on the validation split only "
+            "(docs/methods.md): temperature scaling of every sample (keeps the samples), and "
+            "netcal's histogram binning, isotonic regression and beta calibration on the predictive "
+            "mean. ECE and NLL on the ID split, the corruptions (mean) and the natural shift."),
+            Table(display(post))]
+        write_table(post, tables_dir, "posthoc", caption=f"Post-hoc calibration, suite {suite}.")
 
     blocks += [Heading("Figures")]
     for path in written:

@@ -27,7 +27,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from .tables import family_mean, model_order, severity_table  # noqa: E402
+from .tables import base_models, family_mean, model_order, severity_table  # noqa: E402
 
 REL_ROWS = [("id", None, "ID test"), ("shift", None, "natural shift"),
             ("corrupt", 3, "corrupted, sev. 3"), ("corrupt", 5, "corrupted, sev. 5")]
@@ -340,6 +340,7 @@ def write_figures(results: Path, out: Path, *, formats: tuple[str, ...] = ("png"
     rc = read_results(results / "risk_coverage.csv") if (results / "risk_coverage.csv").exists() else pd.DataFrame()
     if metrics.empty:
         raise UserError(f"{results / 'metrics.csv'} has no rows: every job failed")
+    metrics = base_models(metrics)
     out.mkdir(parents=True, exist_ok=True)
     models = model_order(metrics)
     cols = colours(models)

@@ -45,6 +45,29 @@ def model_order(frame: pd.DataFrame) -> list[str]:
     return [r.model for _, r in sorted(models.iterrows(), key=lambda kv: key(kv[1]))]
 
 
+def base_models(metrics: pd.DataFrame) -> pd.DataFrame:
+    """The rows of uncalibrated models (post-hoc variants have their own table)."""
+    if "posthoc" not in metrics.columns:
+        return metrics
+    return metrics[metrics.posthoc.astype(str) == "-"]
+
+
+def posthoc_table(metrics: pd.DataFrame, order: list[str]) -> pd.DataFrame:
+    """ECE and NLL on ID, corruptions (mean) and shift for every model and each of its
+    post-hoc calibrated variants (rows ``model`` then ``model+calibrator``)."""
+    if "posthoc" not in metrics.columns or (metrics.posthoc.astype(str) == "-").all():
+        return pd.DataFrame()
+    fam = family_mean(metrics)
+    variants = metrics.loc[metrics.posthoc.astype(str) != "-", "posthoc"].unique()
+    rows = []
+    for m in order:
+        for name in [m] + [f"{m}+{v}" for v in variants]:
+            rows.append({"model": name, **{f"{label} {metric.upper()}": fam.get((name, split, metric), np.nan)
+                                           for split, label in (("id", "ID"), ("corrupt", "C"), ("shift", "Shift"))
+                                           for metric in ("ece", "nll")}})
+    return pd.DataFrame(rows).set_index("model")
+
+
 def split_means(metrics: pd.DataFrame) -> pd.DataFrame:
     """Per (seed, model, split family, metric): the mean over the family's splits."""
     return (metrics.groupby(["seed", "model", "split", "metric"], sort=False)["value"]

@@ -1,0 +1,40 @@
+"""``sample-kd``: at every step each example is distilled toward one teacher sample drawn at
+random (an ensemble member or an MC-dropout pass), instead of the teacher's mean — in the
+spirit of Bayesian dark knowledge (Korattikara et al. 2015). Same loss as ``kd`` otherwise:
+α·CE + (1 − α)·T²·KL(softmax(log p_s / T) ‖ softmax(z / T)). The draws come from torch's
+global generator, which the training loop seeds, so runs are reproducible."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from . import METHODS, Method
+from ..train import Loss
+from .kd import hinton_loss, kd, soften
+
+
+@dataclass(frozen=True)
+class SampleKD(Method):
+    alpha: float = 0.1
+    temperature: float = 4.0
+    needs_samples = True
+
+    def make_loss(self, teacher_probs: torch.Tensor | None) -> Loss:
+        soft = soften(teacher_probs, self.temperature)  # (S, N, K), once
+        s = soft.shape[0]
+
+        def loss(logits: torch.Tensor, labels: torch.Tensor, index: torch.Tensor,
+                 progress: float) -> torch.Tensor:
+            pick = torch.randint(0, s, (len(index),))
+            return hinton_loss(logits, labels, soft[pick, index], self.alpha, self.temperature)
+
+        return loss
+
+
+@METHODS.register("sample-kd")
+def sample_kd(*, alpha: float = 0.1, temperature: float = 4.0) -> Method:
+    """KD toward one random teacher sample per example and step."""
+    kd(alpha=alpha, temperature=temperature)  # same option checks
+    return SampleKD(alpha=float(alpha), temperature=float(temperature))
