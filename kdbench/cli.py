@@ -1,4 +1,4 @@
-"""Command line: ``python -m kdbench {run, list, figures, report}``.
+"""Command line: ``python -m kdbench {run, add-pair, leaderboard, list, figures, report}``.
 
 User mistakes (`UserError`) print one line ``kdbench: error: ...`` and exit with status 2; a
 run in which some job failed exits with status 1 after finishing everything else.
@@ -35,17 +35,34 @@ def _threads() -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from .collect import collect
     from .config import load_suite
+
+    suite = load_suite(args.suite, seeds=args.seeds)
+    return _run_and_report(suite, _workdir(args.workdir), args)
+
+
+def _run_and_report(suite, wd: Path, args: argparse.Namespace, only: set[str] | None = None) -> int:
+    """Run the jobs of ``suite`` (or only the jobs of the models named in ``only`` and their
+    dependencies), collect results, update the leaderboard, write the report."""
+    from .collect import collect
     from .executor import run_jobs
     from .plan import plan
     from .report import write_report
+    from .report.leaderboard import update_leaderboard
     from .store import RunStore
 
-    suite = load_suite(args.suite, seeds=args.seeds)
-    wd = _workdir(args.workdir)
     _threads()
     jobs, models = plan(suite)
+    if only is not None:
+        needed = {j for m in models if m.model in only for j in (m.train_job, m.eval_job)}
+        by_id = {j.id: j for j in jobs}
+        stack = list(needed)
+        while stack:
+            for dep in by_id[stack.pop()].deps:
+                if dep not in needed:
+                    needed.add(dep)
+                    stack.append(dep)
+        jobs = [j for j in jobs if j.id in needed]
     print(f"kdbench: suite '{suite.name}' ({suite.path}), seeds {list(suite.seeds)}: "
           f"{len(jobs)} jobs, {len(models)} models; work directory {wd}")
     t0 = time.perf_counter()
@@ -54,12 +71,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     t1 = time.perf_counter()
     results = wd / "results" / suite.name
     collect(suite, models, store, results)
+    board = update_leaderboard(wd, suite.name, results)
     t2 = time.perf_counter()
     path: Path | str = "not written (--no-report)"
     if not args.no_report:
         try:
             path = write_report(suite.name, results, wd / "reports" / suite.name,
-                                failed=list(report.failed.values()))
+                                failed=list(report.failed.values()), leaderboard=board)
         except UserError as e:
             if not report.failed:
                 raise
@@ -75,7 +93,37 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"kdbench: {len(report.failed)} job(s) failed, {len(report.skipped)} skipped; "
               f"the report marks their cells as missing: {path}", file=sys.stderr)
         return 1
-    print(f"kdbench: results in {results}; report: {path}")
+    print(f"kdbench: results in {results}; leaderboard: {wd / 'LEADERBOARD.md'}; report: {path}")
+    return 0
+
+
+def cmd_add_pair(args: argparse.Namespace) -> int:
+    from .config import load_suite, with_pair
+
+    suite, pair = with_pair(load_suite(args.suite, seeds=args.seeds), args.teacher,
+                            args.student, args.method)
+    name = f"{pair.student}-{pair.method}" + (f"-{pair.teacher}" if pair.teacher else "")
+    wd = _workdir(args.workdir)
+    teacher_rows = {args.teacher}
+    code = _run_and_report(suite, wd, args, only={name} | teacher_rows)
+    print(f"kdbench: pair '{name}' is on the leaderboard of suite '{suite.name}' "
+          f"({wd / 'LEADERBOARD.md'})")
+    return code
+
+
+def cmd_leaderboard(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from .report.leaderboard import leaderboard_markdown
+
+    wd = Path(args.workdir).resolve()
+    path = wd / "results" / "leaderboard.csv"
+    if not path.exists():
+        raise UserError(f"no leaderboard at {path}; run 'python -m kdbench run all' first")
+    board = pd.read_csv(path, keep_default_na=False, na_values=[""])
+    if args.suite:
+        board = board[board.suite == args.suite]
+    print(leaderboard_markdown(board, top=args.top))
     return 0
 
 
@@ -143,6 +191,28 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--no-report", action="store_true", help="stop after collecting results/ "
                    "(write the report later with 'report')")
     r.set_defaults(func=cmd_run)
+
+    a = sub.add_parser("add-pair", help="train, evaluate and rank one teacher/student/method pair",
+                       description="Add one pair to a suite's leaderboard: trains only what is "
+                       "missing, evaluates it, and inserts or updates its row. The student may be "
+                       "any registered model and the method any registered method (e.g. from "
+                       "--plugin).")
+    a.add_argument("--suite", default="mnist5k")
+    a.add_argument("--teacher", required=True, help="a teacher of the suite")
+    a.add_argument("--student", required=True, help="a student of the suite or a registered model")
+    a.add_argument("--method", required=True, help="a method of the suite or a registered method")
+    a.add_argument("--seeds", type=int, nargs="+")
+    a.add_argument("--workdir", default=".")
+    a.add_argument("--quiet", action="store_true")
+    a.add_argument("--no-report", action="store_true")
+    a.set_defaults(func=cmd_add_pair)
+
+    lb = sub.add_parser("leaderboard", help="print the leaderboard (results/leaderboard.csv)",
+                        description="Print the leaderboard as Markdown.")
+    lb.add_argument("--suite", help="only this suite")
+    lb.add_argument("--top", type=int, help="only the best N rows per suite")
+    lb.add_argument("--workdir", default=".")
+    lb.set_defaults(func=cmd_leaderboard)
 
     ls = sub.add_parser("list", help="list suites, datasets, corruptions, models, methods",
                         description="List what kdbench can run.")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import inspect
 import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -230,6 +230,60 @@ def _build_check(t: _Table, key: str, fn: Any) -> None:
         raise t.err(key, str(e)) from None
 
 
+def pair_problem(method: Any, method_name: str, teacher: TeacherConfig) -> str | None:
+    """Why ``method`` cannot distil from ``teacher`` (None when it can)."""
+    samples = {"ensemble": teacher.members, "mc_dropout": teacher.samples}.get(teacher.kind, 1)
+    if method.needs_samples and samples < 2:
+        return (f"method '{method_name}' needs several teacher samples; teacher '{teacher.name}' "
+                "is a single network — use an ensemble or mc_dropout teacher")
+    if samples < method.min_samples():
+        return (f"method '{method_name}' needs at least {method.min_samples()} teacher samples; "
+                f"teacher '{teacher.name}' has {samples}")
+    return None
+
+
+def with_pair(suite: Suite, teacher: str, student: str, method: str) -> tuple[Suite, Pair]:
+    """``suite`` extended by one (teacher, student, method) pair for ``add-pair``.
+
+    ``teacher`` must be a teacher of the suite. ``student`` is a student of the suite or any
+    registered model (e.g. from a plugin) with its default options; ``method`` is a method of
+    the suite or any registered method kind with its default options.
+    """
+    if teacher not in suite.teachers:
+        raise unknown_name(f"teacher of suite '{suite.name}'", teacher, suite.teachers)
+    students, methods = dict(suite.students), dict(suite.methods)
+    if student not in students:
+        check_name("student", student)
+        if student not in MODELS:
+            raise UserError(f"unknown student '{student}'{did_you_mean(student, list(students) + MODELS.names())}: "
+                            f"not a student of suite '{suite.name}' ({', '.join(students)}) nor a "
+                            f"registered model ({', '.join(MODELS.names())})")
+        train = next(iter(students.values())).train if students else TrainConfig()
+        students[student] = StudentConfig(student, ModelSpec(student), train)
+        _build_check_plain(lambda: students[student].model.build(10), f"student '{student}'")
+    if method not in methods:
+        check_name("method", method)
+        if method not in METHODS:
+            raise UserError(f"unknown method '{method}'{did_you_mean(method, list(methods) + METHODS.names())}: "
+                            f"not a method of suite '{suite.name}' ({', '.join(methods)}) nor a "
+                            f"registered method ({', '.join(METHODS.names())})")
+        methods[method] = MethodConfig(method, method)
+    built = methods[method].build()
+    problem = pair_problem(built, method, suite.teachers[teacher])
+    if problem:
+        raise UserError(problem)
+    pair = Pair(teacher if built.needs_teacher else None, student, method)
+    pairs = suite.pairs if pair in suite.pairs else suite.pairs + (pair,)
+    return replace(suite, students=students, methods=methods, pairs=pairs), pair
+
+
+def _build_check_plain(fn: Any, what: str) -> None:
+    try:
+        fn()
+    except (ValueError, TypeError) as e:
+        raise UserError(f"{what} cannot be built: {e}") from None
+
+
 def find_suite(name_or_path: str) -> Path:
     """A built-in suite by name, or any ``.toml`` file by path."""
     if name_or_path.endswith(".toml") or "/" in name_or_path or "\\" in name_or_path:
@@ -360,16 +414,9 @@ def load_suite(name_or_path: str, *, seeds: list[int] | None = None) -> Suite:
                 if not lists["teachers"]:
                     raise p.err("teachers", f"method '{mname}' distils from a teacher; name at least one")
                 for tname in lists["teachers"]:
-                    t = teachers[tname]
-                    samples = t.members if t.kind == "ensemble" else (t.samples if t.kind == "mc_dropout" else 1)
-                    if method.needs_samples and t.kind == "single":
-                        raise p.err("teachers", f"method '{mname}' needs several teacher samples; "
-                                                f"teacher '{tname}' is a single network — use an "
-                                                "ensemble or mc_dropout teacher")
-                    if samples < method.min_samples():
-                        raise p.err("teachers", f"method '{mname}' needs at least "
-                                                f"{method.min_samples()} teacher samples; teacher "
-                                                f"'{tname}' has {samples}")
+                    problem = pair_problem(method, mname, teachers[tname])
+                    if problem:
+                        raise p.err("teachers", problem)
                     pair = Pair(tname, sname, mname)
                     if pair not in pairs:
                         pairs.append(pair)

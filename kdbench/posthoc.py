@@ -12,7 +12,9 @@ uncalibrated model.
   on its mean and becomes S = 1.
 * ``histogram`` (Zadrozny & Elkan 2001), ``isotonic`` (Zadrozny & Elkan 2002), ``beta``
   (Kull et al. 2017): netcal's implementations on the predictive mean, as netcal applies them
-  to multi-class input; the result is one distribution per example (S = 1, MI = 0).
+  to multi-class input; the result is one distribution per example (S = 1, MI = 0). A row that
+  netcal maps to all zeros (NaN after its normalisation; isotonic regression does this on some
+  far-shifted inputs) becomes the uniform distribution.
 """
 
 from __future__ import annotations
@@ -86,8 +88,11 @@ class _Netcal:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             q = np.asarray(self.model.transform(pred.mean()), dtype=np.float64)
-        q = np.clip(q, 0.0, None)
-        q /= q.sum(1, keepdims=True)
+        q = np.clip(np.nan_to_num(q, nan=0.0), 0.0, None)
+        total = q.sum(1, keepdims=True)
+        # a row that netcal maps to all zeros (its own normalisation then gives NaN, seen with
+        # isotonic regression on far-shifted inputs) carries no information: uniform
+        q = np.where(total > 0, q / np.where(total > 0, total, 1.0), 1.0 / q.shape[1])
         return Prediction(probs=q[None])
 
 

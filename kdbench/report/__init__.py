@@ -108,7 +108,8 @@ def _run_description(info: dict, models_info: pd.DataFrame) -> list[Block]:
     return blocks
 
 
-def write_report(suite: str, results: Path, out: Path, *, failed: list[str] | None = None) -> Path:
+def write_report(suite: str, results: Path, out: Path, *, failed: list[str] | None = None,
+                 leaderboard: pd.DataFrame | None = None) -> Path:
     """Write ``report.md``, ``report.html``, ``figures/`` and ``tables/`` under ``out``;
     returns the Markdown report's path."""
     if not results.is_dir():
@@ -199,6 +200,18 @@ def write_report(suite: str, results: Path, out: Path, *, failed: list[str] | No
             "mean. ECE and NLL on the ID split, the corruptions (mean) and the natural shift."),
             Table(display(post))]
         write_table(post, tables_dir, "posthoc", caption=f"Post-hoc calibration, suite {suite}.")
+
+    if leaderboard is not None and not leaderboard.empty:
+        part = leaderboard[leaderboard.suite == suite].sort_values("rank").head(10)
+        cols = {"rank_nll": "rank NLL", "id_ece": "ID ECE", "corrupt_ece": "C ECE",
+                "shift_ece": "shift ECE", "ood_auroc_best": "OOD AUROC (best)",
+                "keep_ood_auroc": "keep AUROC"}
+        ex = part.set_index("model")[list(cols)].rename(columns=cols)
+        ex.insert(0, "rank", [str(r) for r in part["rank"]])
+        blocks += [Heading("Leaderboard (top 10)"), Paragraph(
+            "Ranked by the mean NLL over the ID split and every shifted split (lower is better); "
+            "the full board with every post-hoc row is `LEADERBOARD.md` / "
+            "`results/leaderboard.csv`."), Table(display(ex))]
 
     blocks += [Heading("Figures")]
     for path in written:

@@ -254,6 +254,8 @@ def retention_figure(metrics, models, cols, out, formats) -> list[Path]:
         for s in students:
             refs = teachers if ident.at[s, "teacher"] == "-" else [ident.at[s, "teacher"]]
             for t in refs:
+                if t not in cols:  # the teacher's evaluation is missing
+                    continue
                 x, y = fam.get((t, split, metric), np.nan), fam.get((s, split, metric), np.nan)
                 method = ident.at[s, "method"]
                 marker = MARKERS.get(method, "D")

@@ -1,0 +1,59 @@
+"""Leaderboard rows, ranking, and a pair added from a plugin with add-pair."""
+
+import re
+import shutil
+
+import pandas as pd
+
+from kdbench.cli import main
+
+
+def test_run_all_writes_the_ranked_leaderboard(smoke):
+    wd, _ = smoke
+    board = pd.read_csv(wd / "results/leaderboard.csv", keep_default_na=False, na_values=[""])
+    part = board[board.suite == "smoke"]
+    assert list(part["rank"]) == list(range(1, len(part) + 1))
+    assert part.rank_nll.is_monotonic_increasing
+    assert {"ensemble", "small-kd-ensemble", "small-end2-ensemble+temperature"} <= set(part.model)
+    row = part.set_index("model").loc["small-kd-ensemble"]
+    assert row.teacher == "ensemble" and row.method == "kd" and row.posthoc == "-"
+    assert 0 < row.keep_ood_auroc < 2 and row.parameters > 0 and row.ms_per_image > 0
+    assert part.set_index("model").loc["ensemble", "parameters"] == 2 * part.set_index("model").loc["single", "parameters"]
+    md = (wd / "LEADERBOARD.md").read_text()
+    assert "## smoke" in md and "| 1 |" in md
+
+
+def test_add_pair_from_a_plugin(smoke, tmp_path, capsys):
+    wd = tmp_path / "wd"
+    shutil.copytree(smoke[0], wd)
+    before = pd.read_csv(wd / "results/leaderboard.csv", keep_default_na=False, na_values=[""])
+    code = main(["--plugin", "plugin_pair", "add-pair", "--suite", "smoke", "--teacher", "ensemble",
+                 "--student", "tiny-mlp", "--method", "soft-labels", "--workdir", str(wd),
+                 "--quiet", "--no-report"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert re.search(r"\(2 jobs run, \d+ from the store\)", out)  # only the new student + its evaluation
+    board = pd.read_csv(wd / "results/leaderboard.csv", keep_default_na=False, na_values=[""])
+    assert len(board) == len(before) + 1
+    row = board.set_index("model").loc["tiny-mlp-soft-labels-ensemble"]
+    assert row.teacher == "ensemble" and row.method == "soft-labels" and row.id_accuracy > 0.2
+    assert "tiny-mlp-soft-labels-ensemble" in (wd / "LEADERBOARD.md").read_text()
+    # running it again updates the same row instead of adding one
+    assert main(["--plugin", "plugin_pair", "add-pair", "--suite", "smoke", "--teacher", "ensemble",
+                 "--student", "tiny-mlp", "--method", "soft-labels", "--workdir", str(wd),
+                 "--quiet", "--no-report"]) == 0
+    assert "(0 jobs run" in capsys.readouterr().out
+    assert len(pd.read_csv(wd / "results/leaderboard.csv")) == len(board)
+
+
+def test_add_pair_bad_names(smoke, capsys):
+    wd, _ = smoke
+    assert main(["add-pair", "--suite", "smoke", "--teacher", "ensembel", "--student", "small",
+                 "--method", "kd", "--workdir", str(wd)]) == 2
+    assert "did you mean 'ensemble'" in capsys.readouterr().err
+    assert main(["add-pair", "--suite", "smoke", "--teacher", "single", "--student", "small",
+                 "--method", "end2", "--workdir", str(wd)]) == 2
+    assert "needs several teacher samples" in capsys.readouterr().err
+    assert main(["add-pair", "--suite", "smoke", "--teacher", "single", "--student", "resnet",
+                 "--method", "kd", "--workdir", str(wd)]) == 2
+    assert "unknown student 'resnet'" in capsys.readouterr().err
