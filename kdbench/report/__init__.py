@@ -39,7 +39,7 @@ CONVENTIONS = (
 CAPTIONS = {
     "reliability": "Reliability diagrams. Columns: models; rows: ID test, natural shift, and the "
     "corrupted splits at severity 3 and 5 pooled over all corruption types. Blue bars: accuracy "
-    "per confidence bin (15 equal-width bins, right-closed); red hatched: the gap to the diagonal "
+    "per confidence bin (15 equal-width bins, right-closed); red: the gap to the diagonal "
     "(above the bar = over-confident). Grey bars beneath: share of examples per bin (log scale). "
     "Title: ECE of the pooled bins.",
     "metric_vs_severity": "Accuracy, ECE, NLL and Brier against corruption severity, as in Ovadia "

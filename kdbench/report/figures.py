@@ -18,6 +18,8 @@ Agg backend with fixed metadata, so the same results give byte-identical files.
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 from pathlib import Path
 
 import matplotlib
@@ -94,7 +96,7 @@ def reliability_figure(rel, models, out, formats) -> list[Path]:
                 acc, conf = b.accuracy[full], b.confidence[full]
                 ax.bar(lo, acc, width=width, align="edge", color="#4C72B0", edgecolor="white", lw=0.4)
                 ax.bar(lo, conf - acc, bottom=acc, width=width, align="edge", color="#C44E52",
-                       alpha=0.35, edgecolor="#C44E52", lw=0.4, hatch="////")
+                       alpha=0.4, edgecolor="#C44E52", lw=0.6)
                 share = b["count"] / b["count"].sum()
                 axc.bar(b.lo, share, width=b.hi - b.lo, align="edge", color="0.55")
                 axc.set_yscale("log")
@@ -331,6 +333,12 @@ def risk_coverage_figure(rc, models, cols, roles, out, formats) -> list[Path]:
     return _save(fig, out, "risk_coverage", formats)
 
 
+def _draw(task: tuple) -> list[Path]:
+    fn, args = task
+    with plt.rc_context(STYLE):
+        return fn(*args)
+
+
 def write_figures(results: Path, out: Path, *, formats: tuple[str, ...] = ("png", "pdf")) -> list[Path]:
     """Write every figure of a suite from its results directory; returns the files written."""
     from ..errors import UserError
@@ -346,20 +354,26 @@ def write_figures(results: Path, out: Path, *, formats: tuple[str, ...] = ("png"
     out.mkdir(parents=True, exist_ok=True)
     models = model_order(metrics)
     cols = colours(models)
-    files: list[Path] = []
-    with plt.rc_context(STYLE):
-        files += reliability_figure(rel, models, out, formats)
-        files += severity_figure(metrics, models, cols, out, formats)
-        for sev in (3, 5):
-            if ((metrics.split == "corrupt") & (metrics.severity == sev)).any():
-                files += heatmap_figure(metrics, models, sev, out, formats)
-        files += _density_panels(hist, models, "entropy", "predictive entropy (nats)", out, "ood_entropy", formats)
-        files += _density_panels(hist, models, "mi", "mutual information (nats)", out, "ood_mi", formats)
-        files += ood_auroc_figure(metrics, models, cols, out, formats)
-        files += retention_figure(metrics, models, cols, out, formats)
-        files += acc_ece_figure(metrics, models, cols, out, formats)
-        roles = metrics.drop_duplicates("model").set_index("model")["role"].to_dict()
-        files += risk_coverage_figure(rc, models, cols, roles, out, formats)
+    roles = metrics.drop_duplicates("model").set_index("model")["role"].to_dict()
+    tasks = [(reliability_figure, (rel, models, out, formats)),
+             (severity_figure, (metrics, models, cols, out, formats))]
+    tasks += [(heatmap_figure, (metrics, models, sev, out, formats)) for sev in (3, 5)
+              if ((metrics.split == "corrupt") & (metrics.severity == sev)).any()]
+    tasks += [(_density_panels, (hist, models, "entropy", "predictive entropy (nats)", out, "ood_entropy", formats)),
+              (_density_panels, (hist, models, "mi", "mutual information (nats)", out, "ood_mi", formats)),
+              (ood_auroc_figure, (metrics, models, cols, out, formats)),
+              (retention_figure, (metrics, models, cols, out, formats)),
+              (acc_ece_figure, (metrics, models, cols, out, formats)),
+              (risk_coverage_figure, (rc, models, cols, roles, out, formats))]
+    # the figures are independent: draw them in parallel processes (same bytes as in series)
+    workers = min(len(tasks), os.cpu_count() or 1)
+    if workers > 1:
+        ctx = multiprocessing.get_context("fork")
+        with ctx.Pool(workers) as pool:
+            parts = pool.map(_draw, tasks, chunksize=1)
+    else:
+        parts = [_draw(t) for t in tasks]
+    files = [f for part in parts for f in part]
     for stale in out.iterdir():  # figures of an older layout would mislead a reader
         if stale.suffix in (".png", ".pdf", ".svg") and stale not in files:
             stale.unlink()
