@@ -374,7 +374,8 @@ def write_figures(results: Path, out: Path, *, formats: tuple[str, ...] = ("png"
     else:
         parts = [_draw(t) for t in tasks]
     files = [f for part in parts for f in part]
+    stems = {f.stem for f in files}
     for stale in out.iterdir():  # figures of an older layout would mislead a reader
-        if stale.suffix in (".png", ".pdf", ".svg") and stale not in files:
+        if stale.suffix in (".png", ".pdf", ".svg") and stale.stem not in stems:
             stale.unlink()
     return files
