@@ -253,20 +253,12 @@ def with_pair(suite: Suite, teacher: str, student: str, method: str) -> tuple[Su
         raise unknown_name(f"teacher of suite '{suite.name}'", teacher, suite.teachers)
     students, methods = dict(suite.students), dict(suite.methods)
     if student not in students:
-        check_name("student", student)
-        if student not in MODELS:
-            raise UserError(f"unknown student '{student}'{did_you_mean(student, list(students) + MODELS.names())}: "
-                            f"not a student of suite '{suite.name}' ({', '.join(students)}) nor a "
-                            f"registered model ({', '.join(MODELS.names())})")
+        _registered("student", student, students, MODELS, suite.name)
         train = next(iter(students.values())).train if students else TrainConfig()
         students[student] = StudentConfig(student, ModelSpec(student), train)
         _build_check_plain(lambda: students[student].model.build(10), f"student '{student}'")
     if method not in methods:
-        check_name("method", method)
-        if method not in METHODS:
-            raise UserError(f"unknown method '{method}'{did_you_mean(method, list(methods) + METHODS.names())}: "
-                            f"not a method of suite '{suite.name}' ({', '.join(methods)}) nor a "
-                            f"registered method ({', '.join(METHODS.names())})")
+        _registered("method", method, methods, METHODS, suite.name)
         methods[method] = MethodConfig(method, method)
     built = methods[method].build()
     problem = pair_problem(built, method, suite.teachers[teacher])
@@ -275,6 +267,15 @@ def with_pair(suite: Suite, teacher: str, student: str, method: str) -> tuple[Su
     pair = Pair(teacher if built.needs_teacher else None, student, method)
     pairs = suite.pairs if pair in suite.pairs else suite.pairs + (pair,)
     return replace(suite, students=students, methods=methods, pairs=pairs), pair
+
+
+def _registered(kind: str, name: str, own: dict, registry: Registry, suite: str) -> None:
+    """Accept ``name`` that is not in the suite when it is a registered component."""
+    check_name(kind, name)
+    if name not in registry:
+        raise UserError(f"unknown {kind} '{name}'{did_you_mean(name, list(own) + registry.names())}: "
+                        f"not a {kind} of suite '{suite}' ({', '.join(own)}) nor a registered "
+                        f"{registry.kind} ({', '.join(registry.names())})")
 
 
 def _build_check_plain(fn: Any, what: str) -> None:
