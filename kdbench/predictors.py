@@ -25,7 +25,8 @@ BATCH = 256
 CHANNELS_LAST = torch.channels_last
 
 
-def _batches(x: torch.Tensor):
+def batches(x: torch.Tensor):
+    """``x`` in batches of ``BATCH`` images, each in the channels-last memory format."""
     for i in range(0, len(x), BATCH):
         yield x[i: i + BATCH].contiguous(memory_format=CHANNELS_LAST)
 
@@ -38,7 +39,7 @@ class SingleNet:
 
     def predict(self, x: torch.Tensor) -> Prediction:
         with torch.inference_mode():
-            out = [torch.softmax(self.net(b), -1) for b in _batches(x)]
+            out = [torch.softmax(self.net(b), -1) for b in batches(x)]
         return Prediction(probs=torch.cat(out)[None].double().numpy())
 
 
@@ -50,7 +51,7 @@ class Ensemble:
 
     def predict(self, x: torch.Tensor) -> Prediction:
         with torch.inference_mode():
-            out = [torch.stack([torch.softmax(n(b), -1) for n in self.nets]) for b in _batches(x)]
+            out = [torch.stack([torch.softmax(n(b), -1) for n in self.nets]) for b in batches(x)]
         return Prediction(probs=torch.cat(out, 1).double().numpy())
 
 
@@ -72,7 +73,7 @@ class MCDropout:
         p, w, bias = self.net.dropout_p, self.net.head.weight, self.net.head.bias
         out = []
         with torch.inference_mode():
-            for b in _batches(x):
+            for b in batches(x):
                 h = self.net.features(b)  # (B, D), once
                 keep = torch.rand((self.samples, *h.shape), generator=gen) >= p
                 logits = torch.einsum("tbd,kd->tbk", h * keep / (1 - p), w) + bias

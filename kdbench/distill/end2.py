@@ -22,7 +22,7 @@ from torch import nn
 
 from . import METHODS, Method
 from ..prediction import Prediction
-from ..predictors import BATCH, CHANNELS_LAST
+from ..predictors import CHANNELS_LAST, batches
 from ..train import Loss
 
 MAX_LOG_ALPHA = 20.0  # exp(20) ~ 5e8: keeps lgamma finite in float32
@@ -36,8 +36,7 @@ class DirichletNet:
 
     def predict(self, x: torch.Tensor) -> Prediction:
         with torch.inference_mode():
-            out = [self.net(x[i: i + BATCH].contiguous(memory_format=CHANNELS_LAST))
-                   for i in range(0, len(x), BATCH)]
+            out = [self.net(b) for b in batches(x)]
         alphas = torch.cat(out).double().clamp(max=MAX_LOG_ALPHA).exp()
         return Prediction(alphas=alphas.numpy())
 

@@ -19,7 +19,7 @@ from torch import nn
 
 from . import METHODS, Method
 from ..prediction import Prediction
-from ..predictors import BATCH, CHANNELS_LAST
+from ..predictors import CHANNELS_LAST, batches
 from ..train import Loss
 from .kd import hinton_loss, kd, soften
 
@@ -49,8 +49,7 @@ class MultiHeadNet:
 
     def predict(self, x: torch.Tensor) -> Prediction:
         with torch.inference_mode():
-            out = [torch.softmax(self.net(x[i: i + BATCH].contiguous(memory_format=CHANNELS_LAST)), -1)
-                   for i in range(0, len(x), BATCH)]
+            out = [torch.softmax(self.net(b), -1) for b in batches(x)]
         return Prediction(probs=torch.cat(out, 1).double().numpy())
 
 

@@ -186,13 +186,6 @@ def display(df: pd.DataFrame, pm: pd.DataFrame | None = None, digits: int = 3) -
     return out
 
 
-def markdown_table(df: pd.DataFrame, pm: pd.DataFrame | None = None, digits: int = 3) -> str:
-    """A GitHub-flavoured Markdown table; NaN prints as '—', ``pm`` adds '± half-width'."""
-    from .document import _md_table
-
-    return _md_table(display(df, pm, digits))
-
-
 def _better(column: str) -> str:
     return "max" if any(h in column for h in HIGHER_IS_BETTER) else "min"
 
