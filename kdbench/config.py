@@ -221,13 +221,14 @@ def _nonneg(t: _Table, key: str, default: float) -> float:
     return v
 
 
-def _build_check(t: _Table, key: str, fn: Any) -> None:
+def _build_check(fn: Any, error: Any) -> None:
+    """Build once to validate options; a ValueError/TypeError becomes ``error(message)``."""
     try:
         fn()
     except UserError:
         raise
     except (ValueError, TypeError) as e:
-        raise t.err(key, str(e)) from None
+        raise error(str(e)) from None
 
 
 def pair_problem(method: Any, method_name: str, teacher: TeacherConfig) -> str | None:
@@ -256,7 +257,8 @@ def with_pair(suite: Suite, teacher: str, student: str, method: str) -> tuple[Su
         _registered("student", student, students, MODELS, suite.name)
         train = next(iter(students.values())).train if students else TrainConfig()
         students[student] = StudentConfig(student, ModelSpec(student), train)
-        _build_check_plain(lambda: students[student].model.build(10), f"student '{student}'")
+        _build_check(lambda: students[student].model.build(10),
+                     lambda msg: UserError(f"student '{student}' cannot be built: {msg}"))
     if method not in methods:
         _registered("method", method, methods, METHODS, suite.name)
         methods[method] = MethodConfig(method, method)
@@ -276,13 +278,6 @@ def _registered(kind: str, name: str, own: dict, registry: Registry, suite: str)
         raise UserError(f"unknown {kind} '{name}'{did_you_mean(name, list(own) + registry.names())}: "
                         f"not a {kind} of suite '{suite}' ({', '.join(own)}) nor a registered "
                         f"{registry.kind} ({', '.join(registry.names())})")
-
-
-def _build_check_plain(fn: Any, what: str) -> None:
-    try:
-        fn()
-    except (ValueError, TypeError) as e:
-        raise UserError(f"{what} cannot be built: {e}") from None
 
 
 def find_suite(name_or_path: str) -> Path:
@@ -364,7 +359,7 @@ def load_suite(name_or_path: str, *, seeds: list[int] | None = None) -> Suite:
         spec = ModelSpec(model, _options(t, MODELS.get(model), "model", model, ("num_classes",)))
         if kind == "mc_dropout" and not dict(spec.kwargs).get("dropout", 0.0) > 0:
             raise t.err("dropout", "an mc_dropout teacher needs a dropout rate > 0")
-        _build_check(t, "model", lambda: spec.build(10))
+        _build_check(lambda: spec.build(10), lambda msg: t.err("model", msg))
         t.finish()
         teachers[tname] = TeacherConfig(tname, kind, spec, members, samples, train)
 
@@ -377,7 +372,7 @@ def load_suite(name_or_path: str, *, seeds: list[int] | None = None) -> Suite:
             raise s.err("model", str(unknown_name("model", model, MODELS.names())))
         train = _train(s, base_train)
         spec = ModelSpec(model, _options(s, MODELS.get(model), "model", model, ("num_classes",)))
-        _build_check(s, "model", lambda: spec.build(10))
+        _build_check(lambda: spec.build(10), lambda msg: s.err("model", msg))
         s.finish()
         students[sname] = StudentConfig(sname, spec, train)
 
@@ -389,7 +384,7 @@ def load_suite(name_or_path: str, *, seeds: list[int] | None = None) -> Suite:
         if kind not in METHODS:
             raise m.err("kind", str(unknown_name("method", kind, METHODS.names())))
         mc = MethodConfig(mname, kind, _options(m, METHODS.get(kind), "method", kind))
-        _build_check(m, "kind", mc.build)
+        _build_check(mc.build, lambda msg: m.err("kind", msg))
         m.finish()
         methods[mname] = mc
 
