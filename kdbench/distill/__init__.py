@@ -14,7 +14,8 @@ from torch import nn
 
 from ..predictors import SingleNet
 from ..registry import Registry
-from ..train import Loss
+from ..data.mnist5k import LabelledImages
+from ..train import Curve, Loss, Monitor, TrainConfig, fit
 
 METHODS: Registry = Registry("method")
 
@@ -31,6 +32,16 @@ class Method:
         """The loss ``(outputs, labels, index, progress) -> scalar`` given cached teacher
         probabilities ``(S, N, K)`` on the training set (None when ``needs_teacher`` is False)."""
         raise NotImplementedError
+
+    def fit_student(self, net: nn.Module, data: LabelledImages, teacher_probs: torch.Tensor | None,
+                    *, config: TrainConfig, seed: int, desc: str, progress: bool,
+                    monitor: Monitor | None) -> Curve:
+        """Train the (wrapped) student ``net`` in place on the transfer set ``data`` (labels -1 =
+        unlabelled) with teacher probabilities ``(S, N, K)`` on the same images; returns the
+        per-epoch records of `kdbench.train.fit`. Default: one call of the one training loop
+        with `make_loss`; a method trained in phases calls `fit` once per phase."""
+        return fit(net, data, self.make_loss(teacher_probs), config=config, seed=seed, desc=desc,
+                   progress=progress, monitor=monitor)
 
     def min_samples(self) -> int:
         """The fewest teacher samples S the method can use (checked at suite load)."""
