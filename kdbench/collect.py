@@ -6,7 +6,12 @@ with the model's identity columns ``seed, model, role, teacher, method, student,
 aggregates the figures need in ``reliability.csv`` (per confidence bin) and
 ``histograms.csv`` (entropy / MI histograms), ``risk_coverage.csv`` (risk at coverage
 0.05..1.0), ``fidelity.csv`` (teacher–student agreement and KL per split); ``models.csv`` lists every model of the suite with
-``status`` ok/missing (a failed job), parameters and training time; ``run_info.json`` describes
+``status`` ok/missing (a failed job), parameters, training time, final training/validation
+numbers and ``converged`` (`kdbench.train.is_converged`: for a teacher, every member's run;
+for a student, its run against its teacher's training accuracy — the best teacher's of the
+seed for a labels-only student); ``curves.csv`` the per-epoch records of every trained network
+(``seed, model, member, epoch, metric, value``); ``transfer.csv`` per seed and distilled teacher
+the transfer set and the disagreement there is to distil on it; ``run_info.json`` describes
 the run. Rows are
 sorted, floats written with 10 significant digits, so equal runs give equal bytes.
 """
@@ -24,6 +29,7 @@ from . import __version__
 from .config import Suite
 from .plan import ModelEntry
 from .store import RunStore, atomic_write_text
+from .train import is_converged
 
 ID_COLS = ["seed", "model", "role", "teacher", "method", "student"]
 KEYS = ["split", "dataset", "severity"]
@@ -122,27 +128,69 @@ def collect(suite: Suite, models: list[ModelEntry], store: RunStore,
     _write(tables["risk_coverage"], out_dir / "risk_coverage.csv", ID_COLS[:2] + KEYS + ["coverage"])
     _write(tables["fidelity"], out_dir / "fidelity.csv", ["seed", "model", "reference"] + KEYS + ["metric"])
     info_rows = []
-    stage = {"train_teacher": 0.0, "train_student": 0.0, "evaluate": 0.0}
+    stage = {"train_teacher": 0.0, "transfer": 0.0, "train_student": 0.0, "evaluate": 0.0}
     seen: set[str] = set()
     for m in models:
         if m.eval_job not in seen and (store.job(m.eval_job).path / "eval_info.json").exists():
             stage["evaluate"] += store.job(m.eval_job).read_json("eval_info.json")["seconds"]
         if m.train_job not in seen and (store.job(m.train_job).path / "train_info.json").exists():
             stage[f"train_{m.role}"] += sum(store.job(m.train_job).read_json("train_info.json")["seconds"])
-        seen |= {m.eval_job, m.train_job}
+        if (m.role == "teacher" and m.transfer_job not in seen and m.transfer_job != "-"
+                and (store.job(m.transfer_job).path / "transfer_info.json").exists()):
+            stage["transfer"] += store.job(m.transfer_job).read_json("transfer_info.json")["seconds"]
+        seen |= {m.eval_job, m.train_job, m.transfer_job}
+    curves = {m.train_job: store.job(m.train_job).read_json("train_info.json")["curves"]
+              for m in models if store.is_done(m.train_job)}
+
+    def final_acc(job: str) -> float | None:
+        """The lowest final training accuracy over a job's networks."""
+        accs = [c[-1].get("train_acc") for c in curves.get(job, []) if c]
+        return min(accs) if accs and None not in accs else None
+
+    teacher_acc = {(m.seed, m.model): final_acc(m.train_job) for m in models if m.role == "teacher"}
+    curve_rows = []
     for m in models:
         row = {**{c: getattr(m, c) for c in ID_COLS}, "status": "ok" if store.is_done(m.eval_job)
                else "missing", "parameters": None, "train_seconds": None, "members": None,
-               "final_train_loss": None, "ms_per_image": None}
+               "epochs": None, "final_train_loss": None, "final_train_acc": None,
+               "final_val_nll": None, "converged": None, "ms_per_image": None}
         job = store.job(m.train_job)
         if store.is_done(m.train_job):
             info = job.read_json("train_info.json")
+            nets = info["curves"]
+            if m.role == "teacher":
+                ref = None
+            elif m.teacher != "-":
+                ref = teacher_acc.get((m.seed, m.teacher))
+            else:
+                refs = [v for (seed, _), v in teacher_acc.items() if seed == m.seed and v is not None]
+                ref = max(refs) if refs else None
             row.update(parameters=info["parameters"], train_seconds=round(sum(info["seconds"]), 1),
-                       members=len(info["history"]), final_train_loss=round(info["history"][-1][-1], 5))
+                       members=len(nets), epochs=len(nets[0]),
+                       final_train_loss=round(max(c[-1]["train_loss"] for c in nets), 5),
+                       final_train_acc=final_acc(m.train_job),
+                       final_val_nll=round(max(c[-1].get("val_nll", float("nan")) for c in nets), 5),
+                       converged=all(is_converged(c, reference_train_acc=ref) for c in nets))
+            if m.model not in {r["model"] for r in curve_rows if r["seed"] == m.seed}:
+                curve_rows += [{"seed": m.seed, "model": m.model, "member": i, "epoch": rec["epoch"],
+                                "metric": k, "value": v}
+                               for i, c in enumerate(nets) for rec in c for k, v in rec.items()
+                               if k != "epoch"]
         if store.is_done(m.eval_job):
             ev = store.job(m.eval_job).read_json("eval_info.json")
             row["ms_per_image"] = round(ev.get("ms_per_image", float("nan")), 4)
         info_rows.append(row)
+    _write(pd.DataFrame(curve_rows), out_dir / "curves.csv", ["seed", "model", "member", "metric", "epoch"])
+    transfer_rows = []
+    for m in models:
+        if m.role == "teacher" and m.transfer_job != "-" and store.is_done(m.transfer_job):
+            t = store.job(m.transfer_job).read_json("transfer_info.json")
+            transfer_rows.append({"seed": m.seed, "teacher": m.model, "transfer": t["set"],
+                                  "copies": t["copies"], "images": t["images"],
+                                  "labelled": t["labelled"], "samples": t["samples"],
+                                  **{k: t[k] for k in ("mean_mi", "disagreement", "mean_mi_train",
+                                                       "disagreement_train")}})
+    _write(pd.DataFrame(transfer_rows), out_dir / "transfer.csv", ["seed", "teacher"])
     _write(pd.DataFrame(info_rows), out_dir / "models.csv", ID_COLS[:2])
     run_info = {
         "commit": _commit(),

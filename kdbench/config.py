@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .data import CORRUPTIONS, DATASETS, OOD_SETS, SHIFT_SETS
+from .data.transfer import TRANSFER_KINDS
 from .distill import METHODS
 from .errors import UserError, did_you_mean, unknown_name
 from .models import MODELS
@@ -54,6 +55,15 @@ class DataConfig:
 
 
 @dataclass(frozen=True)
+class TransferConfig:
+    """The inputs students learn from (`kdbench.data.transfer`): ``set`` is ``train``,
+    ``augment`` or ``aux``; ``copies`` augmented copies of the training images."""
+
+    set: str = "train"
+    copies: int = 0
+
+
+@dataclass(frozen=True)
 class ModelSpec:
     """A registered model name and its keyword arguments (sorted for stable hashing)."""
 
@@ -83,9 +93,17 @@ class StudentConfig:
 
 @dataclass(frozen=True)
 class MethodConfig:
+    """A method of the suite: its registered ``kind``, options, and the training settings it
+    overrides for its students (``[methods.<name>.train]``, e.g. gradient clipping for end2)."""
+
     name: str
     kind: str
     options: tuple[tuple[str, Any], ...] = ()
+    train: tuple[tuple[str, Any], ...] = ()
+
+    def train_config(self, base: TrainConfig) -> TrainConfig:
+        """``base`` (the student's settings) with this method's overrides."""
+        return replace(base, **dict(self.train))
 
     def build(self):
         return METHODS.create(self.kind, **dict(self.options))
@@ -110,6 +128,7 @@ class Suite:
     methods: dict[str, MethodConfig] = field(default_factory=dict)
     pairs: tuple[Pair, ...] = ()
     posthoc: tuple[str, ...] = ()
+    transfer: TransferConfig = TransferConfig()
 
 
 class _Table:
@@ -204,6 +223,7 @@ def _train(t: _Table, base: TrainConfig) -> TrainConfig:
         batch_size=t.int("batch_size", base.batch_size, lo=1),
         lr=_positive(t, "lr", base.lr),
         weight_decay=_nonneg(t, "weight_decay", base.weight_decay),
+        clip_grad_norm=_nonneg(t, "clip_grad_norm", base.clip_grad_norm),
     )
 
 
@@ -337,6 +357,16 @@ def load_suite(name_or_path: str, *, seeds: list[int] | None = None) -> Suite:
     base_train = _train(tt, TrainConfig())
     tt.finish()
 
+    tr = _Table(top.take("transfer", dict, {}), file, "[transfer]")
+    tset = tr.take("set", str, "train")
+    if tset not in TRANSFER_KINDS:
+        raise tr.err("set", str(unknown_name("transfer set", tset, list(TRANSFER_KINDS))))
+    copies = tr.int("copies", 0 if tset == "train" else 2, lo=0)
+    if tset == "train" and copies:
+        raise tr.err("copies", "augmented copies need set = \"augment\" or \"aux\"")
+    tr.finish()
+    transfer = TransferConfig(tset, copies)
+
     teachers: dict[str, TeacherConfig] = {}
     for tname, traw in top.take("teachers", dict, {}).items():
         check_name("teacher", tname)
@@ -383,7 +413,12 @@ def load_suite(name_or_path: str, *, seeds: list[int] | None = None) -> Suite:
         kind = m.take("kind", str, mname)
         if kind not in METHODS:
             raise m.err("kind", str(unknown_name("method", kind, METHODS.names())))
-        mc = MethodConfig(mname, kind, _options(m, METHODS.get(kind), "method", kind))
+        traw = m.take("train", dict, {})
+        mt = _Table(traw, file, f"[methods.{mname}.train]")
+        checked = _train(mt, TrainConfig())
+        mt.finish()
+        overrides = tuple(sorted((k, getattr(checked, k)) for k in traw))
+        mc = MethodConfig(mname, kind, _options(m, METHODS.get(kind), "method", kind), overrides)
         _build_check(mc.build, lambda msg: m.err("kind", msg))
         m.finish()
         methods[mname] = mc
@@ -422,4 +457,4 @@ def load_suite(name_or_path: str, *, seeds: list[int] | None = None) -> Suite:
         raise UserError(f"{file}: the suite runs nothing: define [teachers.*] or [[pairs]]")
     return Suite(name=name, path=file, description=description, seeds=seeds_, data=data,
                  teachers=teachers, students=students, methods=methods, pairs=tuple(pairs),
-                 posthoc=posthoc)
+                 posthoc=posthoc, transfer=transfer)

@@ -2,9 +2,21 @@
 
 * ``train_teacher``: trains the teacher's networks (member m of seed s uses seed 1000·s + m,
   so the single teacher and ensemble member 0 of the same seed are the same network — a
-  paired comparison) and caches the teacher's probabilities on the training set,
-  ``train_probs.npz`` ``(S, N, K)`` float32, computed once for every student.
-* ``train_student``: trains the student with its method's loss from those cached outputs.
+  paired comparison).
+* ``transfer``: builds the suite's transfer set (`kdbench.data.transfer`, drawn with seed
+  1000·s + 900, so the teacher and every student of seed s see the same images) and caches the
+  teacher's probabilities on it, ``probs.npz`` ``(S, N_transfer, K)`` float32, computed once
+  for every student; ``transfer_info.json`` says how much disagreement there is to distil
+  (mean mutual information, share of inputs whose samples' top classes differ) on the transfer
+  set and on its first ``N_train`` rows, the plain training images.
+* ``train_student``: trains the student with its method's loss from those cached outputs, on
+  the same transfer set (a labels-only student too, on its labelled rows).
+
+Every trained network records one record per epoch (`kdbench.train.fit`): training loss, and
+from the monitor below training accuracy (first ``MONITOR_TRAIN`` training images), validation
+accuracy and NLL, and the median Dirichlet precision α0 (Dirichlet students) or the mean
+mutual information of its samples on the validation split (multi-sample models), in
+``train_info.json`` under ``curves`` (one list per network).
 * ``evaluate``: predicts every evaluation split and writes ``metrics.csv`` (long format),
   ``reliability.csv``, ``histograms.csv``, ``risk_coverage.csv`` and per-example
   ``predictions.npz``.
@@ -20,16 +32,20 @@ import torch
 
 from .config import ModelSpec
 from .data.splits import eval_splits, load_dataset
+from .data.transfer import transfer_set
 from .distill import METHODS
 from .evaluate import (HIST_BINS, N_BINS, histogram, labelled_metrics, ood_metrics,
                        risk_at_coverage, uncertainty_scores)
-from .metrics import reliability_bins
+from .metrics import accuracy, nll, reliability_bins
 from .models.cnn import count_parameters
 from .plan import Job
 from .posthoc import CALIBRATORS
+from .prediction import Prediction
 from .store import JobDir, RunStore
 from .teachers import TEACHERS
-from .train import TrainConfig, fit
+from .train import Monitor, TrainConfig, fit
+
+MONITOR_TRAIN = 500
 
 
 def _spec(d: dict) -> ModelSpec:
@@ -54,44 +70,101 @@ def _teacher_predictor(job: JobDir, tcfg: dict, seed: int, num_classes: int):
     return TEACHERS.create(tcfg["kind"], nets=nets, samples=tcfg["samples"], seed=seed)
 
 
+def _monitor(make_predictor, ds) -> Monitor:
+    """Per-epoch records of a network through the predictor it will answer with."""
+    xt, yt = ds.train.x[:MONITOR_TRAIN], ds.train.y[:MONITOR_TRAIN].numpy()
+    yv = ds.val.y.numpy()
+
+    def monitor(net: torch.nn.Module) -> dict[str, float]:
+        predictor = make_predictor(net)
+        pv = predictor.predict(ds.val.x)
+        mean = pv.mean()
+        rec = {"train_acc": accuracy(predictor.predict(xt).mean(), yt),
+               "val_acc": accuracy(mean, yv), "val_nll": nll(mean, yv)}
+        if pv.alphas is not None:
+            rec["alpha0_median"] = float(np.median(pv.alphas.sum(1)))
+        elif pv.n_samples > 1:
+            rec["head_mi"] = float(pv.mutual_information().mean())
+        return rec
+
+    return monitor
+
+
+def _transfer_data(cfg: dict, ds):
+    t = cfg["transfer"]
+    return transfer_set(ds.train, t["set"], copies=t["copies"], seed=1000 * cfg["seed"] + 900)
+
+
 def train_teacher(job: Job, store: RunStore, progress: bool) -> None:
     cfg, t = job.config, job.config["teacher"]
     ds = _data(cfg)
     out = store.begin(job.id, cfg)
     spec, train = _spec(t["model"]), TrainConfig(**t["train"])
     ce = lambda logits, y, idx, progress: torch.nn.functional.cross_entropy(logits, y)  # noqa: E731
-    info = {"history": [], "seconds": []}
+    info = {"curves": [], "seconds": []}
+    monitor = _monitor(lambda net: TEACHERS.create(t["kind"], nets=[net], samples=t["samples"],
+                                                   seed=cfg["seed"]), ds)
     for m in range(t["members"]):
         seed = 1000 * cfg["seed"] + m
         net = _new_net(spec, ds.num_classes, seed)
         start = time.perf_counter()
-        info["history"].append(fit(net, ds.train, ce, config=train, seed=seed,
-                                   desc=f"{job.label} member {m}", progress=progress))
+        info["curves"].append(fit(net, ds.train, ce, config=train, seed=seed,
+                                  desc=f"{job.label} member {m}", progress=progress,
+                                  monitor=monitor))
         info["seconds"].append(time.perf_counter() - start)
         out.save_state(f"member{m}.pt", net.state_dict())
         info["parameters"] = count_parameters(net)
-    predictor = _teacher_predictor(out, t, cfg["seed"], ds.num_classes)
-    out.save_arrays("train_probs.npz", probs=predictor.predict(ds.train.x).probs.astype(np.float32))
     out.write_json("train_info.json", info)
+
+
+def transfer(job: Job, store: RunStore, progress: bool) -> None:
+    cfg = job.config
+    ds = _data(cfg)
+    data = _transfer_data(cfg, ds)
+    predictor = _teacher_predictor(store.job(cfg["teacher_job"]), cfg["teacher"], cfg["seed"],
+                                   ds.num_classes)
+    out = store.begin(job.id, cfg)
+    start = time.perf_counter()
+    pred = predictor.predict(data.x)
+    n = len(ds.train)
+
+    def diversity(p: np.ndarray) -> tuple[float, float]:
+        sub = Prediction(probs=p)
+        top = p.argmax(-1)
+        return float(sub.mutual_information().mean()), float((top != top[:1]).any(0).mean())
+
+    mi, dis = diversity(pred.probs)
+    mi_train, dis_train = diversity(pred.probs[:, :n])
+    out.save_arrays("probs.npz", probs=pred.probs.astype(np.float32))
+    out.write_json("transfer_info.json", {
+        "set": cfg["transfer"]["set"], "copies": cfg["transfer"]["copies"], "images": len(data),
+        "labelled": int((data.y >= 0).sum()), "samples": int(pred.probs.shape[0]),
+        "mean_mi": mi, "disagreement": dis, "mean_mi_train": mi_train,
+        "disagreement_train": dis_train, "seconds": time.perf_counter() - start})
 
 
 def train_student(job: Job, store: RunStore, progress: bool) -> None:
     cfg = job.config
     ds = _data(cfg)
+    data = _transfer_data(cfg, ds)
     method = METHODS.create(cfg["method"]["kind"], **cfg["method"]["options"])
     teacher_probs = None
     if method.needs_teacher:
-        teacher_probs = torch.from_numpy(store.job(job.deps[0]).load_arrays("train_probs.npz")["probs"])
+        teacher_probs = torch.from_numpy(store.job(job.deps[0]).load_arrays("probs.npz")["probs"])
+        if teacher_probs.shape[1] != len(data):
+            raise RuntimeError(f"teacher outputs cover {teacher_probs.shape[1]} images, the "
+                               f"transfer set has {len(data)}")
     out = store.begin(job.id, cfg)
     spec, train = _spec(cfg["student"]["model"]), TrainConfig(**cfg["student"]["train"])
     seed = 1000 * cfg["seed"] + 500  # students never share an initialisation with a teacher
     torch.manual_seed(seed)
     net = method.wrap_model(spec.build(ds.num_classes))
     start = time.perf_counter()
-    history = fit(net, ds.train, method.make_loss(teacher_probs), config=train, seed=seed,
-                  desc=job.label, progress=progress)
+    curve = method.fit_student(net, data, teacher_probs, config=train, seed=seed,
+                               desc=job.label, progress=progress,
+                               monitor=_monitor(method.predictor, ds))
     out.save_state("weights.pt", net.state_dict())
-    out.write_json("train_info.json", {"history": [history], "parameters": count_parameters(net),
+    out.write_json("train_info.json", {"curves": [curve], "parameters": count_parameters(net),
                                        "seconds": [time.perf_counter() - start]})
 
 
@@ -169,4 +242,5 @@ def evaluate(job: Job, store: RunStore, progress: bool) -> None:
         "temperature": getattr(calibrators.get("temperature"), "temperature", None)})
 
 
-RUNNERS = {"train_teacher": train_teacher, "train_student": train_student, "evaluate": evaluate}
+RUNNERS = {"train_teacher": train_teacher, "transfer": transfer, "train_student": train_student,
+           "evaluate": evaluate}

@@ -1,7 +1,9 @@
 """Suite -> plan: a list of jobs in dependency order, and the models the results will name.
 
-Jobs: ``train_teacher``; ``train_student`` (depends on its teacher's job unless its method needs
-no teacher); ``evaluate`` (depends on the model's training job). A job is a pure function of its
+Jobs: ``train_teacher``; ``transfer`` (the teacher's outputs on the suite's transfer set,
+depends on the teacher's job; one per teacher and seed, shared by all its students);
+``train_student`` (depends on its teacher's ``transfer`` job unless its method needs no
+teacher); ``evaluate`` (depends on the model's training job). A job is a pure function of its
 config; its id is ``<kind>-<first 16 hex of SHA-256(config JSON + the kind's schema version)>``, so equal
 configs share one job across suites and names (e.g. one labels-only student serves every
 teacher). Names in the suite are labels, not part of the hash.
@@ -40,6 +42,7 @@ class ModelEntry:
     student: str   # student name, or "-" for teachers
     train_job: str
     eval_job: str
+    transfer_job: str = "-"  # the teacher outputs a student learned from (a teacher: its own)
 
 
 def _plain(obj: Any) -> Any:
@@ -82,25 +85,35 @@ def plan(suite: Suite) -> tuple[list[Job], list[ModelEntry]]:
                "posthoc": list(suite.posthoc)}
         return add(_job("evaluate", cfg, (train.id,), f"evaluate {name} (seed {seed})"))
 
+    transfer = _plain(suite.transfer)
+    distilled = {p.teacher for p in suite.pairs if p.teacher}
     for seed in suite.seeds:
-        teacher_jobs: dict[str, Job] = {}
+        transfer_jobs: dict[str, Job] = {}
         for t in suite.teachers.values():
             cfg = {"seed": seed, "data": train_data, "teacher": _teacher_config(t)}
             job = _job("train_teacher", cfg, (), f"train teacher {t.name} (seed {seed})")
             add(job)
-            teacher_jobs[t.name] = job
+            tjob = "-"
+            if t.name in distilled:
+                tr = _job("transfer", {**cfg, "teacher_job": job.id, "transfer": transfer},
+                          (job.id,), f"teacher {t.name} on the transfer set (seed {seed})")
+                transfer_jobs[t.name] = tr
+                tjob = tr.id
             models.append(ModelEntry(seed, t.name, "teacher", t.name, "-", "-", job.id,
-                                     evaluate(job, t.name, seed)))
+                                     evaluate(job, t.name, seed), tjob))
+        for t in suite.teachers.values():
+            if t.name in transfer_jobs:
+                add(transfer_jobs[t.name])
         for pair in suite.pairs:
             s, m = suite.students[pair.student], suite.methods[pair.method]
-            cfg = {"seed": seed, "data": train_data,
-                   "student": _plain({"model": s.model, "train": s.train}),
+            cfg = {"seed": seed, "data": train_data, "transfer": transfer,
+                   "student": _plain({"model": s.model, "train": m.train_config(s.train)}),
                    "method": _plain({"kind": m.kind, "options": dict(m.options)}),
                    "teacher": _teacher_config(suite.teachers[pair.teacher]) if pair.teacher else None}
-            deps = (teacher_jobs[pair.teacher].id,) if pair.teacher else ()
+            deps = (transfer_jobs[pair.teacher].id,) if pair.teacher else ()
             name = f"{s.name}-{m.name}" + (f"-{pair.teacher}" if pair.teacher else "")
             job = _job("train_student", cfg, deps, f"train student {name} (seed {seed})")
             add(job)
             models.append(ModelEntry(seed, name, "student", pair.teacher or "-", m.name, s.name,
-                                     job.id, evaluate(job, name, seed)))
+                                     job.id, evaluate(job, name, seed), deps[0] if deps else "-"))
     return list(jobs.values()), models
