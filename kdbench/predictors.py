@@ -6,8 +6,9 @@
   CPU — x0.35 and x0.25 of the loop; ``benchmarks/bench_inference.py`` — so members run one
   after another.)
 * `MCDropout`: last-layer ("LL") MC dropout (Ovadia et al. 2019): the deterministic trunk runs
-  once, then T dropout masks drawn from a seeded generator are applied to its features before
-  the last linear layer, S = T.
+  once, then T dropout masks drawn from a seeded generator — one per pass, shared by all
+  examples, so pass s is one sub-network — are applied to its features before the last linear
+  layer, S = T.
 
 All run under ``torch.inference_mode`` in batches of ``BATCH`` images in the channels-last
 memory format (x2-3 faster for these small CNNs on CPU than NCHW, where pooling dominates) and
@@ -59,7 +60,14 @@ class MCDropout:
     """Last-layer MC dropout with T passes; ``predict`` gives probs ``(T, N, K)``.
 
     The net must expose ``features``, ``dropout_p`` and ``head`` (see `kdbench.models`).
-    Masks come from a generator seeded with ``seed``, so predictions are reproducible.
+    Pass s uses ONE dropout mask m_s ∈ {0, 1}^D over the D features, shared by every example
+    and every batch: ``masks()`` draws the ``(T, D)`` masks from a generator seeded with
+    ``seed``, and sample s of example i is the deterministic sub-network
+    head(features(x_i) · m_s / (1 − p)). So the T samples are T fixed sub-networks — the same
+    ones for the cached distillation targets (on the transfer set) and at evaluation — and a
+    multi-head student's head h can follow sub-network h (Gal & Ghahramani 2016 draw one mask
+    per pass over a batch; per-example masks would make sample s a different network for every
+    image).
     """
 
     def __init__(self, net: nn.Module, *, samples: int, seed: int = 0) -> None:
@@ -68,15 +76,19 @@ class MCDropout:
         self.net = net.eval().to(memory_format=CHANNELS_LAST)
         self.samples, self.seed = samples, seed
 
-    def predict(self, x: torch.Tensor) -> Prediction:
+    def masks(self) -> torch.Tensor:
+        """The keep-masks ``(T, D)`` (bool), the same on every call."""
         gen = torch.Generator().manual_seed(self.seed)
+        d = self.net.head.in_features
+        return torch.rand((self.samples, d), generator=gen) >= self.net.dropout_p
+
+    def predict(self, x: torch.Tensor) -> Prediction:
         p, w, bias = self.net.dropout_p, self.net.head.weight, self.net.head.bias
+        scale = self.masks().to(w.dtype) / (1 - p)  # (T, D)
         out = []
         with torch.inference_mode():
             for b in batches(x):
                 h = self.net.features(b)  # (B, D), once
-                keep = torch.rand((self.samples, *h.shape), generator=gen) >= p
-                logits = torch.einsum("tbd,kd->tbk", h * keep / (1 - p), w) + bias
+                logits = (h[None] * scale[:, None]) @ w.T + bias  # (T, B, K)
                 out.append(torch.softmax(logits, -1))
         return Prediction(probs=torch.cat(out, 1).double().numpy())
-

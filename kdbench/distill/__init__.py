@@ -56,4 +56,4 @@ class Method:
         return SingleNet(net)
 
 
-from . import end2, hydra, kd, none, sample_kd  # noqa: E402,F401  (fill the registry)
+from . import end2, end2_proxy, hydra, kd, none, sample_kd  # noqa: E402,F401  (fill the registry)

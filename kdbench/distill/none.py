@@ -1,16 +1,17 @@
-"""``none``: the student is trained on the labels alone (cross-entropy) — the baseline every
-distillation method is compared with. Its student does not depend on any teacher, so one
-such student per seed serves every teacher in a suite."""
+"""``none``: the student is trained on the labels alone (cross-entropy over the labelled
+examples, `labelled_ce`; unlabelled auxiliary images, label −1, contribute nothing) — the
+baseline every distillation method is compared with. Its student does not depend on any
+teacher, so one such student per seed serves every teacher in a suite."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 
 from . import METHODS, Method
 from ..train import Loss
+from .kd import labelled_ce
 
 
 @dataclass(frozen=True)
@@ -18,7 +19,7 @@ class LabelsOnly(Method):
     needs_teacher = False
 
     def make_loss(self, teacher_probs: torch.Tensor | None) -> Loss:
-        return lambda logits, labels, index, progress: F.cross_entropy(logits, labels)
+        return lambda logits, labels, index, progress: labelled_ce(logits, labels)
 
 
 @METHODS.register("none")

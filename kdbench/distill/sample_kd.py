@@ -1,7 +1,8 @@
 """``sample-kd``: at every step each example is distilled toward one teacher sample drawn at
 random (an ensemble member or an MC-dropout pass), instead of the teacher's mean — in the
 spirit of Bayesian dark knowledge (Korattikara et al. 2015). Same loss as ``kd`` otherwise:
-α·CE + (1 − α)·T²·KL(softmax(log p_s / T) ‖ softmax(z / T)). The draws come from torch's
+α·CE_labelled + (1 − α)·T²·KL(softmax(log p_s / T) ‖ softmax(z / T)) (`kd.labelled_ce`:
+unlabelled images, label −1, have no label term). The draws come from torch's
 global generator, which the training loop seeds, so runs are reproducible."""
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import torch
 
 from . import METHODS, Method
 from ..train import Loss
-from .kd import hinton_loss, kd, soften
+from .kd import check_kd_options, hinton_loss, soften
 
 
 @dataclass(frozen=True)
@@ -36,5 +37,5 @@ class SampleKD(Method):
 @METHODS.register("sample-kd")
 def sample_kd(*, alpha: float = 0.1, temperature: float = 4.0) -> Method:
     """KD toward one random teacher sample per example and step."""
-    kd(alpha=alpha, temperature=temperature)  # same option checks
+    check_kd_options("sample-kd", alpha, temperature)
     return SampleKD(alpha=float(alpha), temperature=float(temperature))
