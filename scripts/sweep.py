@@ -1,0 +1,116 @@
+"""A small, seeded sweep of training settings, judged on validation NLL (docs/training.md).
+
+For each grid point the suite is re-planned with the point's settings and only its training
+jobs run (``train_teacher``, ``transfer``, ``train_student``) in the same run store as
+``python -m kdbench run all``, so the chosen settings' jobs are reused by the real run. Prints
+one markdown table row per (role, setting): final and best validation NLL, validation and
+training accuracy, the convergence flag (`kdbench.train.is_converged`), the median Dirichlet
+precision or the mean MI of the samples on the validation split where there is one, and the
+training time.
+
+    python scripts/sweep.py --suite mnist5k --part teachers
+    python scripts/sweep.py --suite mnist5k --part students --teacher ensemble
+    python scripts/sweep.py --suite mnist5k --part transfer --teacher ensemble
+
+``students`` varies lr × epochs for every method of the suite (one teacher); ``transfer``
+varies the transfer set with the suite's own student settings and reports, besides the NLL,
+the teacher's disagreement on the transfer set and the student's MI on the validation split.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+from dataclasses import replace
+from pathlib import Path
+
+from kdbench.config import Pair, TransferConfig, load_suite
+from kdbench.executor import run_jobs
+from kdbench.plan import plan
+from kdbench.store import RunStore
+from kdbench.train import is_converged
+
+TEACHER_GRID = {"lr": [0.002, 0.005], "epochs": [10, 20]}
+STUDENT_GRID = {"lr": [0.002, 0.005, 0.01], "epochs": [6, 12]}
+TRANSFERS = [TransferConfig("train", 0), TransferConfig("augment", 2), TransferConfig("aux", 2)]
+
+
+def _run(suite, store: RunStore, kinds: set[str]):
+    jobs, models = plan(suite)
+    jobs = [j for j in jobs if j.kind in kinds]
+    report = run_jobs(jobs, store, progress=False)
+    if report.failed:
+        print("failed:", *report.failed.values(), sep="\n  ")
+    return models
+
+
+def _row(store: RunStore, job: str, ref: float | None) -> dict:
+    info = store.job(job).read_json("train_info.json")
+    c = info["curves"][0]
+    last = c[-1]
+    extra = last.get("alpha0_median", last.get("head_mi", float("nan")))
+    return {"val_nll": last["val_nll"], "best": min(r["val_nll"] for r in c),
+            "val_acc": last["val_acc"], "train_acc": last["train_acc"], "extra": extra,
+            "converged": all(is_converged(x, reference_train_acc=ref) for x in info["curves"]),
+            "seconds": sum(info["seconds"])}
+
+
+def _print(label: str, r: dict) -> None:
+    print(f"| {label} | {r['val_nll']:.4f} | {r['best']:.4f} | {r['val_acc']:.3f} | "
+          f"{r['train_acc']:.3f} | {r['extra']:.4g} | {'yes' if r['converged'] else 'no'} | "
+          f"{r['seconds']:.0f} |", flush=True)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--suite", default="mnist5k")
+    ap.add_argument("--part", choices=["teachers", "students", "transfer"], required=True)
+    ap.add_argument("--teacher", default="ensemble", help="the teacher students learn from")
+    ap.add_argument("--methods", nargs="*", help="methods to sweep (default: all of the suite's)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--workdir", default=".")
+    args = ap.parse_args()
+    base = load_suite(args.suite, seeds=[args.seed])
+    store = RunStore(Path(args.workdir) / "runs")
+    print("| setting | val NLL (final) | val NLL (best) | val acc | train acc (500) | "
+          "α0 median / MI | converged | seconds |")
+    print("|---|---:|---:|---:|---:|---:|---|---:|")
+    if args.part == "teachers":
+        for lr, epochs in itertools.product(TEACHER_GRID["lr"], TEACHER_GRID["epochs"]):
+            teachers = {n: replace(t, train=replace(t.train, lr=lr, epochs=epochs))
+                        for n, t in base.teachers.items() if t.kind != "ensemble"}
+            suite = replace(base, teachers=teachers, pairs=())
+            models = _run(suite, store, {"train_teacher"})
+            for m in models:
+                _print(f"{m.model} lr={lr} epochs={epochs}", _row(store, m.train_job, None))
+        return
+    teacher = base.teachers[args.teacher]
+    tmodels = _run(replace(base, teachers={args.teacher: teacher}, pairs=()), store, {"train_teacher"})
+    ref = _row(store, tmodels[0].train_job, None)["train_acc"]
+    methods = args.methods or list(base.methods)
+    student = next(iter(base.students))
+    pairs = tuple(Pair(None if not base.methods[m].build().needs_teacher else args.teacher,
+                       student, m) for m in methods)
+    if args.part == "students":
+        for lr, epochs in itertools.product(STUDENT_GRID["lr"], STUDENT_GRID["epochs"]):
+            ms = {n: replace(m, train=tuple(sorted({**dict(m.train), "lr": lr, "epochs": epochs}.items())))
+                  for n, m in base.methods.items()}
+            suite = replace(base, teachers={args.teacher: teacher}, methods=ms, pairs=pairs)
+            for m in _run(suite, store, {"train_teacher", "transfer", "train_student"}):
+                if m.role == "student":
+                    _print(f"{m.method} lr={lr} epochs={epochs}", _row(store, m.train_job, ref))
+        return
+    for tr in TRANSFERS:
+        suite = replace(base, teachers={args.teacher: teacher}, pairs=pairs, transfer=tr)
+        models = _run(suite, store, {"train_teacher", "transfer", "train_student"})
+        t = store.job(next(m.transfer_job for m in models if m.role == "teacher")).read_json(
+            "transfer_info.json")
+        print(f"| transfer {tr.set} (copies {tr.copies}): {t['images']} images, teacher MI "
+              f"{t['mean_mi']:.4f} nats, disagreement {t['disagreement']:.3f} | | | | | | | |")
+        for m in models:
+            if m.role == "student":
+                _print(f"{m.method} on {tr.set}", _row(store, m.train_job, ref))
+
+
+if __name__ == "__main__":
+    main()
