@@ -39,7 +39,7 @@ from torch import nn
 
 from . import METHODS, Method
 from ..train import Loss
-from .end2 import MAX_LOG_ALPHA, DirichletNet
+from .end2 import DirichletNet
 
 EPS = float(torch.finfo(torch.float32).eps)
 MODEL_OFFSET = 1.0
@@ -60,7 +60,7 @@ def rkl_proxy_loss(logits: torch.Tensor, mean_probs: torch.Tensor, precision: to
     """The loss of the module docstring, batch mean: student ``logits`` ``(B, K)``, teacher
     mean ``mean_probs`` ``(B, K)``, proxy precision β0 ``precision`` ``(B,)``."""
     k = logits.shape[-1]
-    alphas = logits.double().clamp(max=MAX_LOG_ALPHA).exp() + MODEL_OFFSET
+    alphas = logits.double().exp() + MODEL_OFFSET
     a0 = alphas.sum(-1, keepdim=True)
     dig = torch.digamma(alphas + EPS) - torch.digamma(a0 + EPS)  # E_Dir(α)[log π_k]
     expected_ce = -(mean_probs.double() * dig).sum(-1)
