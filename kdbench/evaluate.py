@@ -22,8 +22,6 @@ from .prediction import Prediction
 N_BINS = 15
 HIST_BINS = 30
 BOOTSTRAP = 1000
-WITH_CI = {"accuracy": M.accuracy, "nll": M.nll, "brier": M.brier, "ece": M.ece}
-SELECTIVE = {"aurc": M.aurc, "eaurc": M.eaurc, "augrc": M.augrc}
 OOD = {"auroc": M.auroc, "aupr_out": M.aupr_out, "aupr_in": M.aupr_in, "fpr95": M.fpr_at_tpr}
 
 Row = tuple[str, float, float, float]  # metric, value, ci_low, ci_high
@@ -49,16 +47,11 @@ def mean_uncertainty(pred: Prediction) -> list[Row]:
 
 
 def labelled_metrics(pred: Prediction, labels: np.ndarray) -> list[Row]:
-    """Every labelled-split metric on the predictive mean, with bootstrap CIs where cheap."""
-    mean = pred.mean()
-    values = {"accuracy": M.accuracy(mean, labels), **M.calibration_metrics(mean, labels, N_BINS),
-              **{name: fn(mean, labels) for name, fn in SELECTIVE.items()}}
-    rows = []
-    for name, value in values.items():
-        lo, hi = (M.bootstrap_ci(WITH_CI[name], mean, labels, n=BOOTSTRAP) if name in WITH_CI
-                  else (np.nan, np.nan))
-        rows.append((name, value, lo, hi))
-    return rows + mean_uncertainty(pred)
+    """Every labelled-split metric on the predictive mean (`kdbench.metrics.labelled_set`: one
+    validation, one fused pass, one bootstrap resample matrix for the four CIs), then the
+    mean uncertainties."""
+    values = M.labelled_set(pred.mean(), labels, n_bins=N_BINS, n_boot=BOOTSTRAP)
+    return [(name, *v) for name, v in values.items()] + mean_uncertainty(pred)
 
 
 def ood_metrics(pred_in: Prediction, pred_out: Prediction) -> list[Row]:

@@ -282,3 +282,42 @@ def test_one_class_only():
     q = np.array([[0.7, 0.3], [0.6, 0.4]])
     assert metrics.classwise_ece(q, np.array([0, 0])) == pytest.approx(
         np.mean([(0.3 + 0.4) / 2, (0.3 + 0.4) / 2]))
+
+
+# --- the fused labelled-split set (one validation, one bootstrap resample matrix) -----------
+
+def test_labelled_set_equals_each_public_function(rng):
+    p = random_probs(rng, 700, 10, sharp=2.0)
+    y = rng.integers(0, 10, 700)
+    out = metrics.labelled_set(p, y, n_boot=300)
+    expected = {"accuracy": metrics.accuracy(p, y), **metrics.calibration_metrics(p, y),
+                "aurc": metrics.aurc(p, y), "eaurc": metrics.eaurc(p, y),
+                "augrc": metrics.augrc(p, y)}
+    assert list(out) == list(expected)
+    for name, value in expected.items():
+        assert out[name][0] == pytest.approx(value, abs=1e-12), name
+    for name, fn in (("accuracy", metrics.accuracy), ("nll", metrics.nll),
+                     ("brier", metrics.brier), ("ece", metrics.ece)):
+        # one resample matrix for all four = each metric's own bootstrap (and its generic loop)
+        assert out[name][1:] == pytest.approx(metrics.bootstrap_ci(fn, p, y, n=300), abs=1e-12)
+        assert out[name][1:] == pytest.approx(
+            metrics.bootstrap_ci(lambda a, b: fn(a, b), p, y, n=300), abs=1e-9)
+    assert np.isnan(out["mce"][1]) and np.isnan(out["aurc"][2])
+
+
+def test_labelled_set_validates_once_at_its_door():
+    with pytest.raises(ValueError, match="sum to 1"):
+        metrics.labelled_set(np.array([[0.5, 0.6]]), np.array([0]))
+    with pytest.raises(ValueError, match="n must be >= 2"):
+        metrics.labelled_set(np.array([[0.5, 0.5]]), np.array([0]), n_boot=1)
+    with pytest.raises(ValueError, match="n_bins must be a positive integer"):
+        metrics.labelled_set(np.array([[0.5, 0.5]]), np.array([0]), n_bins=0)
+
+
+def test_bootstrap_ece_skips_empty_bins_exactly():
+    # all confidences in one bin: ECE of every resample is |mean(correct − conf)| of it
+    p = np.array([[0.9, 0.1]] * 6 + [[0.95, 0.05]] * 4)
+    y = np.array([0, 0, 0, 1, 1, 1, 0, 0, 0, 0])
+    lo, hi = metrics.bootstrap_ci(metrics.ece, p, y, n=500)
+    slow = metrics.bootstrap_ci(lambda a, b: metrics.ece(a, b), p, y, n=500)
+    assert (lo, hi) == pytest.approx(slow, abs=1e-12)

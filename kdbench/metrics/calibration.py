@@ -157,19 +157,26 @@ def calibration_metrics(probs: Any, labels: Any, n_bins: int = 15) -> dict[str, 
     """The full calibration set in one pass over validated input: ``ece``, ``ece_l2``,
     ``adaptive_ece``, ``mce``, ``classwise_ece``, ``ece_debiased`` — each equal to its own
     function — plus ``nll`` and ``brier`` (`kdbench.metrics.scores`)."""
-    from .scores import EPS
-
     b = _check_bins(n_bins)
     p, y = check_probs(probs, labels)
-    conf, correct = top_label(p, y)
+    return calibration_set(p, y, *top_label(p, y), b)
+
+
+def calibration_set(p: np.ndarray, y: np.ndarray, conf: np.ndarray, correct: np.ndarray,
+                    n_bins: int) -> dict[str, float]:
+    """`calibration_metrics` on arrays already validated by `check_probs`, with their
+    `top_label` ``conf``/``correct`` and a checked bin count: no validation here (the fused
+    evaluation path validates once at its own door)."""
+    from .scores import EPS
+
     n = len(y)
-    width = binned(conf, correct, b)
-    mass = binned(conf, correct, equal_mass_edges(conf, b))
+    width = binned(conf, correct, n_bins)
+    mass = binned(conf, correct, equal_mass_edges(conf, n_bins))
     p_true = p[np.arange(n), y]
     return {
         "ece": _gap(*width, n, "l1"), "ece_l2": _gap(*width, n, "l2"),
         "adaptive_ece": _gap(*mass, n, "l1"), "mce": _max_gap(*width),
-        "classwise_ece": _classwise(p, y, b), "ece_debiased": _debiased(*mass, n),
+        "classwise_ece": _classwise(p, y, n_bins), "ece_debiased": _debiased(*mass, n),
         "nll": float(-np.mean(np.log(np.clip(p_true, EPS, None)))),
         "brier": float(np.mean(np.einsum("ij,ij->i", p, p) - 2 * p_true + 1)),
     }

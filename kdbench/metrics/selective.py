@@ -21,7 +21,11 @@ def _cumulative_errors(probs: Any, labels: Any, confidence: Any | None) -> np.nd
     conf = p.max(1) if confidence is None else check_scores(confidence, "confidence")
     if len(conf) != len(y):
         raise ValueError(f"confidence must have shape ({len(y)},); found ({len(conf)},)")
-    wrong = (p.argmax(1) != y).astype(np.float64)
+    return cumulative_errors(conf, (p.argmax(1) != y).astype(np.float64))
+
+
+def cumulative_errors(conf: np.ndarray, wrong: np.ndarray) -> np.ndarray:
+    """Errors among the k most confident, k = 1..N, ties spread evenly (validated arrays)."""
     order = np.argsort(-conf, kind="mergesort")
     conf, wrong = conf[order], wrong[order]
     # tie groups: spread each group's errors evenly over its positions
@@ -29,6 +33,17 @@ def _cumulative_errors(probs: Any, labels: Any, confidence: Any | None) -> np.nd
     sizes = np.diff(np.r_[starts, len(conf)])
     group_err = np.add.reduceat(wrong, starts)
     return np.cumsum(np.repeat(group_err / sizes, sizes))
+
+
+def selective_set(errors: np.ndarray) -> dict[str, float]:
+    """``aurc``, ``eaurc`` and ``augrc`` from one `cumulative_errors` curve (no validation:
+    the fused evaluation path); each equals its own function."""
+    n = len(errors)
+    k = np.arange(1, n + 1)
+    risk = errors / k
+    optimal = np.clip(k - (n - int(round(errors[-1]))), 0, None) / k
+    return {"aurc": float(risk.mean()), "eaurc": float(risk.mean() - optimal.mean()),
+            "augrc": float((errors / n).mean())}
 
 
 def risk_coverage(probs: Any, labels: Any, *, confidence: Any | None = None) -> dict[str, np.ndarray]:
@@ -40,21 +55,16 @@ def risk_coverage(probs: Any, labels: Any, *, confidence: Any | None = None) -> 
 
 def aurc(probs: Any, labels: Any, *, confidence: Any | None = None) -> float:
     """Area under the risk–coverage curve, (1/N) Σ_k risk(k) (Geifman et al. 2019)."""
-    return float(risk_coverage(probs, labels, confidence=confidence)["risk"].mean())
+    return selective_set(_cumulative_errors(probs, labels, confidence))["aurc"]
 
 
 def eaurc(probs: Any, labels: Any, *, confidence: Any | None = None) -> float:
     """Excess AURC: AURC minus the AURC of an oracle that accepts all correct examples first
     (Geifman et al. 2019); 0 for a perfect ranking."""
-    errors = _cumulative_errors(probs, labels, confidence)
-    n, e = len(errors), int(round(errors[-1]))
-    k = np.arange(1, n + 1)
-    optimal = np.clip(k - (n - e), 0, None) / k
-    return float((errors / k).mean() - optimal.mean())
+    return selective_set(_cumulative_errors(probs, labels, confidence))["eaurc"]
 
 
 def augrc(probs: Any, labels: Any, *, confidence: Any | None = None) -> float:
     """Area under the generalised risk–coverage curve (Traub et al. 2024):
     (1/N) Σ_k errors(k)/N, the mean joint probability of accepting and being wrong."""
-    errors = _cumulative_errors(probs, labels, confidence)
-    return float((errors / len(errors)).mean())
+    return selective_set(_cumulative_errors(probs, labels, confidence))["augrc"]
