@@ -145,11 +145,17 @@ def classwise_ece(probs: Any, labels: Any, n_bins: int = 15) -> float:
 
 def _classwise(p: np.ndarray, y: np.ndarray, n_bins: int) -> float:
     n, k = p.shape
-    # bin every (example, class) probability at once: flat bin id = class * B + bin
-    flat = bin_index(p, n_bins)
-    flat += n_bins * np.arange(k)
-    s_val = np.bincount(flat.ravel(), weights=p.ravel(), minlength=k * n_bins)
-    s_tgt = np.bincount(flat[np.arange(n), y], minlength=k * n_bins)  # targets: 1 at the true class
+    # Only a probability above 1/B can leave the first bin, and a row holds fewer than B of
+    # them (they sum to <= 1): bin those few exactly; everything else of class k is in bin 0,
+    # whose sum is the column sum minus theirs. K/B times less binning work than binning all
+    # N·K probabilities (the threshold sits a hair below 1/B so bin_index decides every edge).
+    flat = np.flatnonzero(p > (1.0 - 1e-9) / n_bins)  # 1-D: far faster than 2-D nonzero
+    cols = flat % k
+    v = p.ravel()[flat]
+    s_val = np.bincount(cols * n_bins + bin_index(v, n_bins), weights=v, minlength=k * n_bins)
+    s_val[::n_bins] += p.sum(0) - np.bincount(cols, weights=v, minlength=k)
+    # targets: 1 at the true class, in the bin of p_iy
+    s_tgt = np.bincount(n_bins * y + bin_index(p[np.arange(n), y], n_bins), minlength=k * n_bins)
     return float(np.abs(s_tgt - s_val).sum() / (n * k))
 
 
