@@ -14,6 +14,7 @@ Agg backend with fixed metadata, so the same results give byte-identical files.
 | retention | teacher metric vs student metric, y = x line, marker per method |
 | accuracy_vs_ece | accuracy vs ECE, one point per (model, split) |
 | risk_coverage | risk–coverage curves on the ID split and at severity 5 |
+| training_curves | validation NLL and training accuracy per epoch, one column per group (teachers, the students of each teacher, labels-only), one thin line per seed and network; only when ``curves.csv`` exists |
 """
 
 from __future__ import annotations
@@ -333,6 +334,56 @@ def risk_coverage_figure(rc, models, cols, roles, out, formats) -> list[Path]:
     return _save(fig, out, "risk_coverage", formats)
 
 
+def curve_groups(ident: pd.DataFrame, models: list[str]) -> list[tuple[str, list[str]]]:
+    """Panels of the training-curve figure: the teachers, then the students of each teacher,
+    then the labels-only students (``ident``: model -> role, teacher)."""
+    teachers = [m for m in models if ident.at[m, "role"] == "teacher"]
+    groups = [("teachers", teachers)] if teachers else []
+    for t in teachers:
+        st = [m for m in models if ident.at[m, "role"] == "student" and ident.at[m, "teacher"] == t]
+        if st:
+            groups.append((f"students of {t}", st))
+    base = [m for m in models if ident.at[m, "role"] == "student" and ident.at[m, "teacher"] == "-"]
+    if base:
+        groups.append(("labels only", base))
+    return groups
+
+
+def training_curves_figure(curves, ident, models, cols, out, formats) -> list[Path]:
+    """Validation NLL (top) and training accuracy (bottom) against epoch, one column per group
+    of `curve_groups`; every (seed, network) is a thin line in its model's colour."""
+    models = [m for m in models if m in set(curves.model)]
+    groups = curve_groups(ident, models)
+    if not groups:
+        return []
+    rows = [("val_nll", "validation NLL (nats)"), ("train_acc", "training accuracy")]
+    fig, axes = plt.subplots(len(rows), len(groups), figsize=(3.3 * len(groups), 5.2),
+                             squeeze=False, sharex="col")
+    for c, (title, members) in enumerate(groups):
+        for r, (metric, label) in enumerate(rows):
+            ax = axes[r, c]
+            sel = curves[(curves.metric == metric) & curves.model.isin(members)]
+            labelled: set[str] = set()
+            for (model, _, _), g in sel.groupby(["model", "seed", "member"], sort=True):
+                g = g.sort_values("epoch")
+                ax.plot(g.epoch, g.value, color=cols[model], lw=0.8, alpha=0.7,
+                        label=None if model in labelled else model)
+                labelled.add(model)
+            if metric == "val_nll" and sel.value.gt(0).all() and len(sel):
+                ax.set_yscale("log")
+            ax.grid(alpha=0.3)
+            if r == 0:
+                ax.set_title(title)
+                if labelled:
+                    ax.legend(fontsize=6, loc="upper right")
+            if c == 0:
+                ax.set_ylabel(label)
+            if r == len(rows) - 1:
+                ax.set_xlabel("epoch")
+    fig.tight_layout()
+    return _save(fig, out, "training_curves", formats)
+
+
 def _draw(task: tuple) -> list[Path]:
     fn, args = task
     with plt.rc_context(STYLE):
@@ -365,6 +416,10 @@ def write_figures(results: Path, out: Path, *, formats: tuple[str, ...] = ("png"
               (retention_figure, (metrics, models, cols, out, formats)),
               (acc_ece_figure, (metrics, models, cols, out, formats)),
               (risk_coverage_figure, (rc, models, cols, roles, out, formats))]
+    curves = pd.read_csv(results / "curves.csv") if (results / "curves.csv").exists() else pd.DataFrame()
+    if not curves.empty:
+        ident = metrics[["model", "role", "teacher"]].drop_duplicates("model").set_index("model")
+        tasks.append((training_curves_figure, (curves, ident, models, cols, out, formats)))
     # the figures are independent: draw them in parallel processes (same bytes as in series)
     workers = min(len(tasks), os.cpu_count() or 1)
     if workers > 1:
