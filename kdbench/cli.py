@@ -28,12 +28,6 @@ def _workdir(path: str) -> Path:
     return wd
 
 
-def _threads() -> None:
-    import torch
-
-    torch.set_num_threads(max(1, os.cpu_count() or 1))
-
-
 def cmd_run(args: argparse.Namespace) -> int:
     from .config import load_suite
 
@@ -45,13 +39,13 @@ def _run_and_report(suite, wd: Path, args: argparse.Namespace, only: set[str] | 
     """Run the jobs of ``suite`` (or only the jobs of the models named in ``only`` and their
     dependencies), collect results, update the leaderboard, write the report."""
     from .collect import collect
-    from .executor import run_jobs
+    from .executor import check_options, run_jobs
     from .plan import plan
     from .report import write_report
     from .report.leaderboard import update_leaderboard
     from .store import RunStore
 
-    _threads()
+    check_options(args.executor, args.workers, args.scheduler)
     jobs, models = plan(suite)
     if only is not None:
         needed = {j for m in models if m.model in only for j in (m.train_job, m.eval_job)}
@@ -67,7 +61,8 @@ def _run_and_report(suite, wd: Path, args: argparse.Namespace, only: set[str] | 
           f"{len(jobs)} jobs, {len(models)} models; work directory {wd}")
     t0 = time.perf_counter()
     store = RunStore(wd / "runs")
-    report = run_jobs(jobs, store, progress=not args.quiet)
+    report = run_jobs(jobs, store, progress=not args.quiet, executor=args.executor,
+                      workers=args.workers, scheduler=args.scheduler, plugins=args.plugin)
     t1 = time.perf_counter()
     results = wd / "results" / suite.name
     collect(suite, models, store, results)
@@ -171,6 +166,19 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _executor_options(p: argparse.ArgumentParser) -> None:
+    """--executor, --workers, --scheduler (see kdbench/executor.py and docs/scaling.md)."""
+    p.add_argument("--executor", choices=["local", "processes", "dask"], default="local",
+                   help="where jobs run: 'local' (this process, one job at a time; default), "
+                   "'processes' (--workers processes on this machine) or 'dask' (a "
+                   "dask.distributed cluster; needs the [dask] extra)")
+    p.add_argument("--workers", type=int, metavar="N", help="worker processes for "
+                   "'processes' and a local dask cluster (default: one per core)")
+    p.add_argument("--scheduler", metavar="ADDRESS", help="with --executor dask: address of a "
+                   "running dask scheduler, e.g. tcp://10.0.0.5:8786 (default: start a local "
+                   "cluster); the work directory must be on a filesystem every worker shares")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m kdbench", description=(
         "kdbench: how much of a teacher's uncertainty quality survives distillation."))
@@ -190,6 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--quiet", action="store_true", help="no progress bars")
     r.add_argument("--no-report", action="store_true", help="stop after collecting results/ "
                    "(write the report later with 'report')")
+    _executor_options(r)
     r.set_defaults(func=cmd_run)
 
     a = sub.add_parser("add-pair", help="train, evaluate and rank one teacher/student/method pair",
@@ -205,6 +214,7 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--workdir", default=".")
     a.add_argument("--quiet", action="store_true")
     a.add_argument("--no-report", action="store_true")
+    _executor_options(a)
     a.set_defaults(func=cmd_add_pair)
 
     lb = sub.add_parser("leaderboard", help="print the leaderboard (results/leaderboard.csv)",

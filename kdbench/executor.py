@@ -1,23 +1,68 @@
-"""Runs a plan's jobs in dependency order against the run store (the ``local`` executor).
+"""Runs a plan's jobs against the run store: ``local`` (in process, one job at a time),
+``processes`` (a pool of worker processes) or ``dask`` (a dask.distributed cluster).
 
-A job whose completion marker checks out is skipped; otherwise it runs under its lock and is
-marked done only after all its files are written. A job that raises is reported with its label
-and reason, the jobs that depend on it are skipped, and the others go on; `run_jobs` returns
-the failures so the CLI can exit non-zero. Time is summed per job kind for the closing summary.
+All three call `run_one` per job, so they share one behaviour: a job whose completion marker
+checks out is not recomputed; otherwise it runs under its per-job file lock (`RunStore.lock`)
+and is marked done only after all its files are written. The run store is the single source of
+truth: a worker that is killed leaves an unfinished job that the next run redoes, and a
+finished job is never computed twice, whichever executor finished it. A job that raises is
+reported with its label and reason, the jobs that depend on it are skipped, and the others go
+on; `run_jobs` returns the outcome so the CLI can exit non-zero.
+
+Threads. Every job runs with exactly `JOB_THREADS` torch intra-op threads, whatever the
+executor and the machine: on CPU a job's numbers depend on the thread count (the batch
+reductions of convolution weight gradients and of ``sum`` are split per thread, so 1 and 2
+threads give weights that differ in the last bits), and a result must not depend on how it was
+scheduled. Cores are used by running jobs side by side: ``--workers`` defaults to the number of
+cores divided by `JOB_THREADS`. Job-level parallelism is also the faster use of cores for these
+small networks (a CNN of width 8 trains no faster on 2 threads than on 1).
+
+Dependencies. ``processes`` submits a job once all its dependencies have finished; ``dask``
+hands the dependencies' futures to ``client.submit`` as arguments, so the engine owns the
+graph; both skip the dependants of a failed job. Progress is one bar over finished jobs in the
+parent; the per-epoch bars of the jobs are off in workers.
 """
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+import threading
 import time
 import traceback
 from collections import defaultdict
+from collections.abc import Callable, Iterable
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
 
+import torch
 from tqdm.auto import tqdm
 
-from .jobs import RUNNERS
+from .errors import UserError
 from .plan import Job
 from .store import RunStore
+
+JOB_THREADS = 1
+EXECUTORS = ("local", "processes", "dask")
+DASK_MISSING = "--executor dask needs dask.distributed: pip install -e '.[dask]'"
+
+Status = Literal["ran", "cached", "failed", "skipped"]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one job: ``ran`` (computed now, in ``seconds``), ``cached`` (finished
+    earlier), ``failed`` (``reason`` = "<label>: <exception type>: <message>", ``trace`` = the
+    last lines of its traceback) or ``skipped`` (a dependency failed or was skipped)."""
+
+    job: str
+    status: Status
+    seconds: float = 0.0
+    reason: str = ""
+    trace: str = ""
 
 
 @dataclass
@@ -29,37 +74,252 @@ class RunReport:
     seconds: dict[str, float] = field(default_factory=lambda: defaultdict(float))
 
 
-def run_jobs(jobs: list[Job], store: RunStore, *, progress: bool = True) -> RunReport:
-    """Run every job not yet finished; dependencies come before dependants in ``jobs``."""
-    report = RunReport()
-    bad: set[str] = set()
-    bar = tqdm(jobs, desc="jobs", unit="job", disable=not progress)
-    for job in bar:
-        bar.set_postfix_str(job.label[:50])
-        if any(d in bad for d in job.deps):
-            report.skipped.append(job.id)
-            bad.add(job.id)
-            continue
-        if store.is_done(job.id):
-            report.cached.append(job.id)
-            continue
-        with store.lock(job.id):
-            if store.is_done(job.id):  # another process finished it while we waited
-                report.cached.append(job.id)
-                continue
-            start = time.perf_counter()
-            try:
-                RUNNERS[job.kind](job, store, progress)
-            except KeyboardInterrupt:
-                raise
-            except Exception as e:  # a failed job must not stop the others
-                report.failed[job.id] = f"{job.label}: {type(e).__name__}: {e}"
-                bad.add(job.id)
-                tqdm.write(f"FAILED {job.label} [{job.id}]: {type(e).__name__}: {e}")
-                if progress:
-                    tqdm.write("".join(traceback.format_exception(e)[-3:]))
-                continue
-            store.finish(job.id)
-            report.seconds[job.kind] += time.perf_counter() - start
-            report.ran.append(job.id)
+_loaded_plugins: set[str] = set()
+_one_job_at_a_time = threading.Lock()
+
+
+def _prepare_process(plugins: tuple[str, ...]) -> None:
+    """Import the plugin modules (and ``kdbench.plugins`` entry points) once per process, so
+    that a worker knows the models and methods the parent registered."""
+    from .registry import load_plugins
+
+    missing = [p for p in plugins if p not in _loaded_plugins]
+    if missing or not _loaded_plugins:
+        load_plugins(missing)
+        _loaded_plugins.update(missing or ["<entry points>"])
+
+
+def run_one(job: Job, store_root: str | Path, progress: bool = False, *deps: Outcome,
+            plugins: tuple[str, ...] = ()) -> Outcome:
+    """Run ``job`` against the run store at ``store_root`` unless it is finished; every
+    executor calls this once per job, in whatever process runs the job.
+
+    ``deps`` are the outcomes of the job's dependencies (a dask worker receives them as the
+    results of the dependency futures): if one failed or was skipped, the job is skipped.
+    ``progress`` turns the job's own per-epoch bars on (``local`` only). A job's exception is
+    returned as a ``failed`` outcome, never raised, except `KeyboardInterrupt`. Jobs within one
+    process run one at a time (the seeds of torch are process-wide), each with `JOB_THREADS`
+    threads.
+    """
+    from .jobs import RUNNERS
+
+    if any(d.status in ("failed", "skipped") for d in deps):
+        return Outcome(job.id, "skipped")
+    store = RunStore(Path(store_root))
+    if store.is_done(job.id):
+        return Outcome(job.id, "cached")
+    with _one_job_at_a_time, store.lock(job.id):
+        if store.is_done(job.id):  # another process finished it while we waited
+            return Outcome(job.id, "cached")
+        _prepare_process(tuple(plugins))
+        torch.set_num_threads(JOB_THREADS)
+        start = time.perf_counter()
+        try:
+            RUNNERS[job.kind](job, store, progress)
+        except KeyboardInterrupt:
+            raise
+        except Exception as e:  # a failed job must not stop the others
+            return Outcome(job.id, "failed", reason=f"{job.label}: {type(e).__name__}: {e}",
+                           trace="".join(traceback.format_exception(e)[-3:]))
+        store.finish(job.id)
+        return Outcome(job.id, "ran", seconds=time.perf_counter() - start)
+
+
+def default_workers() -> int:
+    """Workers that fill the cores this process may use with `JOB_THREADS` threads each."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, (cores or 1) // JOB_THREADS)
+
+
+class _Tally:
+    """Collects outcomes into a `RunReport`, feeds the progress bar and prints failures."""
+
+    def __init__(self, jobs: list[Job], progress: bool) -> None:
+        self.by_id = {j.id: j for j in jobs}
+        self.outcomes: dict[str, Outcome] = {}
+        self.report = RunReport()
+        self.progress = progress
+        self.bar = tqdm(total=len(jobs), desc="jobs", unit="job", disable=not progress)
+
+    def add(self, outcome: Outcome) -> None:
+        job = self.by_id[outcome.job]
+        self.outcomes[job.id] = outcome
+        r = self.report
+        if outcome.status == "ran":
+            r.ran.append(job.id)
+            r.seconds[job.kind] += outcome.seconds
+        elif outcome.status == "cached":
+            r.cached.append(job.id)
+        elif outcome.status == "skipped":
+            r.skipped.append(job.id)
+        else:
+            r.failed[job.id] = outcome.reason
+            tqdm.write(f"FAILED {outcome.reason.replace(': ', f' [{job.id}]: ', 1)}")
+            if self.progress and outcome.trace:
+                tqdm.write(outcome.trace)
+        self.bar.set_postfix_str(job.label[:50])
+        self.bar.update()
+
+    def deps(self, job: Job) -> list[Outcome]:
+        """Outcomes of the job's dependencies that are in this run (all must be known)."""
+        return [self.outcomes[d] for d in job.deps if d in self.by_id]
+
+    def ready(self, job: Job) -> bool:
+        return all(d in self.outcomes for d in job.deps if d in self.by_id)
+
+    def close(self) -> RunReport:
+        self.bar.close()
+        return self.report
+
+
+def check_options(executor: str, workers: int | None, scheduler: str | None) -> None:
+    """`UserError` for an unknown executor or options that do not go with it."""
+    if executor not in EXECUTORS:
+        raise UserError(f"unknown executor '{executor}'; expected one of {', '.join(EXECUTORS)}")
+    if workers is not None and workers < 1:
+        raise UserError(f"--workers must be at least 1, found {workers}")
+    if workers is not None and executor == "local":
+        raise UserError("--workers needs --executor processes or dask (local runs one job at a time)")
+    if scheduler is not None and executor != "dask":
+        raise UserError(f"--scheduler needs --executor dask, found --executor {executor}")
+    if executor == "dask":
+        try:
+            import distributed  # noqa: F401
+        except ImportError:
+            raise UserError(DASK_MISSING) from None
+
+
+def run_jobs(jobs: list[Job], store: RunStore, *, progress: bool = True,
+             executor: str = "local", workers: int | None = None, scheduler: str | None = None,
+             plugins: Iterable[str] = ()) -> RunReport:
+    """Run every job not yet finished; dependencies come before dependants in ``jobs``.
+
+    ``executor``: ``local`` (in this process), ``processes`` (``workers`` spawned processes,
+    default `default_workers`) or ``dask`` (the dask.distributed scheduler at ``scheduler``,
+    else a ``LocalCluster`` of ``workers`` single-threaded processes). ``plugins`` are imported
+    in every worker before its first job. Raises `UserError` for an invalid combination.
+    """
+    check_options(executor, workers, scheduler)
+    torch.set_num_threads(JOB_THREADS)  # the parent, too: run_info records the jobs' threads
+    tally = _Tally(jobs, progress)
+    root, plugins = str(store.root.resolve()), tuple(plugins)
+    run = {"local": _run_local, "processes": _run_processes, "dask": _run_dask}[executor]
+    try:
+        run(jobs, root, tally, workers=workers, scheduler=scheduler, plugins=plugins)
+    finally:
+        report = tally.close()
     return report
+
+
+def _run_local(jobs: list[Job], root: str, tally: _Tally, *, plugins: tuple[str, ...],
+               **_: object) -> None:
+    for job in jobs:
+        tally.bar.set_postfix_str(job.label[:50])
+        tally.add(run_one(job, root, tally.progress, *tally.deps(job), plugins=plugins))
+
+
+def _run_processes(jobs: list[Job], root: str, tally: _Tally, *, workers: int | None,
+                   plugins: tuple[str, ...], **_: object) -> None:
+    """A `ProcessPoolExecutor` whose workers come from a forkserver that has imported
+    kdbench's job code once (plain fork is unsafe once torch has started its thread pools; the
+    forkserver process never runs a torch op, and spawn would import torch in every worker);
+    a job is submitted when all its dependencies have an outcome. When a worker dies (killed,
+    out of memory) the pool breaks: its running jobs fail, and the rest goes on in a new pool."""
+    n = workers or default_workers()
+    pending = list(jobs)
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["kdbench.jobs"])
+
+    def new_pool() -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(n, mp_context=context)
+
+    pool = new_pool()
+    running: dict = {}
+    try:
+        while pending or running:
+            ready = [j for j in pending if tally.ready(j)]
+            while ready:  # a skipped job can make its dependants ready at once
+                job = ready.pop(0)
+                pending.remove(job)
+                deps = tally.deps(job)
+                if any(d.status in ("failed", "skipped") for d in deps):
+                    tally.add(Outcome(job.id, "skipped"))
+                    ready = [j for j in pending if tally.ready(j)]
+                else:
+                    running[pool.submit(run_one, job, root, False, *deps, plugins=plugins)] = job
+            if not running:
+                if pending:  # cannot happen for a plan: dependencies come first
+                    raise RuntimeError(f"jobs wait on dependencies that never finish: {pending}")
+                continue
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            broken = False
+            for fut in done:
+                job = running.pop(fut)
+                try:
+                    tally.add(fut.result())
+                except BrokenProcessPool as e:
+                    broken = True
+                    tally.add(Outcome(job.id, "failed", reason=f"{job.label}: worker process "
+                                      f"died ({type(e).__name__}); it is redone on the next run"))
+                except Exception as e:  # run_one itself failed (a plugin, the store)
+                    tally.add(Outcome(job.id, "failed", reason=f"{job.label}: {type(e).__name__}: {e}"))
+            if broken:
+                pool.shutdown(wait=False, cancel_futures=True)
+                pool = new_pool()
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+
+
+def _dask_client(scheduler: str | None, workers: int | None) -> tuple[object, Callable[[], None]]:
+    """A connected ``distributed.Client`` and the function that closes it (and its cluster)."""
+    from distributed import Client, LocalCluster
+
+    if scheduler is not None:
+        try:
+            client = Client(scheduler, timeout="30s")
+        except OSError as e:
+            raise UserError(f"cannot reach the dask scheduler at {scheduler}: {e}") from None
+        return client, client.close
+    cluster = LocalCluster(n_workers=workers or default_workers(), threads_per_worker=1,
+                           processes=True, dashboard_address=None)
+    client = Client(cluster)
+
+    def close() -> None:
+        client.close()
+        cluster.close()
+    return client, close
+
+
+def _run_dask(jobs: list[Job], root: str, tally: _Tally, *, workers: int | None,
+              scheduler: str | None, plugins: tuple[str, ...], **_: object) -> None:
+    """One task per job, keyed by the job id; a dependency is passed as its future, so the
+    scheduler runs a job only after its dependencies and on any worker. A task that dask itself
+    gives up on (its worker died too often, ``KilledWorker``) fails, and its dependants, which
+    then fail with the same error, are reported as skipped."""
+    from distributed import as_completed
+
+    client, close = _dask_client(scheduler, workers)
+    try:
+        futures = {}
+        for job in jobs:
+            deps = [futures[d] for d in job.deps if d in futures]
+            futures[job.id] = client.submit(run_one, job, root, False, *deps, plugins=plugins,
+                                            key=job.id, pure=False)
+        lost: dict[str, str] = {}
+        for fut in as_completed(list(futures.values())):
+            if fut.status == "finished":
+                tally.add(fut.result())
+            else:
+                exc = fut.exception()
+                lost[fut.key] = f"{type(exc).__name__}: {exc}"
+        for job in jobs:  # dependency order: a failed dependency is known before its dependants
+            if job.id in lost:
+                if any(d.status in ("failed", "skipped") for d in tally.deps(job)):
+                    tally.add(Outcome(job.id, "skipped"))
+                else:
+                    tally.add(Outcome(job.id, "failed", reason=f"{job.label}: dask task lost "
+                                      f"({lost[job.id]}); it is redone on the next run"))
+    finally:
+        close()

@@ -1,0 +1,122 @@
+"""Executors: local, processes and dask give the same results from one run store.
+
+Two parts: tiny synthetic jobs (kinds registered below, imported into every worker as the
+plugin ``test_executors``) check the scheduling rules — dependencies, failures, skipped
+dependants, the store as the single source of truth, a killed worker — in seconds; the smoke
+suite checks that the numbers are byte-identical across executors.
+"""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from kdbench.cli import main
+from kdbench.config import load_suite
+from kdbench.executor import run_jobs
+from kdbench.jobs import RUNNERS
+from kdbench.plan import Job, plan
+from kdbench.store import RunStore
+
+HAS_DASK = True
+try:
+    import distributed  # noqa: F401
+except ImportError:
+    HAS_DASK = False
+needs_dask = pytest.mark.skipif(not HAS_DASK, reason="needs the [dask] extra")
+EXECUTORS = ["local", "processes", pytest.param("dask", marks=needs_dask)]
+
+
+# --- synthetic jobs -------------------------------------------------------------------------
+
+def _add(job: Job, store: RunStore, progress: bool) -> None:
+    """out.json = config["value"] + the values of the dependencies; records the process id."""
+    total = job.config["value"] + sum(store.job(d).read_json("out.json")["total"] for d in job.deps)
+    store.begin(job.id, job.config).write_json("out.json", {"total": total, "pid": os.getpid()})
+
+
+def _fail(job: Job, store: RunStore, progress: bool) -> None:
+    raise ValueError(f"bad value {job.config['value']}")
+
+
+def _die(job: Job, store: RunStore, progress: bool) -> None:
+    """Kills its worker process while the flag file exists (a worker lost mid-job)."""
+    store.begin(job.id, job.config)
+    if Path(job.config["flag"]).exists():
+        os._exit(9)
+    store.job(job.id).write_json("out.json", {"total": 0, "pid": os.getpid()})
+
+
+RUNNERS.update({"test-add": _add, "test-fail": _fail, "test-die": _die})
+
+
+def job(name: str, value: int, *deps: str, kind: str = "test-add", **cfg) -> Job:
+    return Job(name, kind, {"value": value, **cfg}, deps, f"test {name}")
+
+
+GRAPH = [job("a", 1), job("b", 2, "a"), job("c", 3, "a", "b"), job("bad", 0, kind="test-fail"),
+         job("after-bad", 5, "bad"), job("after-after", 6, "after-bad", "a"), job("d", 7)]
+
+
+def run(jobs, store, executor, **kw):
+    kw = kw if executor == "local" else {"workers": 2, **kw}
+    return run_jobs(jobs, store, progress=False, executor=executor, plugins=["test_executors"], **kw)
+
+
+@pytest.mark.parametrize("executor", EXECUTORS)
+def test_dependencies_failures_and_the_store(executor, tmp_path, capsys):
+    store = RunStore(tmp_path / "runs")
+    report = run(GRAPH, store, executor)
+    assert sorted(report.ran) == ["a", "b", "c", "d"]
+    assert report.failed == {"bad": "test bad: ValueError: bad value 0"}
+    assert sorted(report.skipped) == ["after-after", "after-bad"]
+    assert "FAILED test bad [bad]: ValueError: bad value 0" in capsys.readouterr().out
+    out = {j: store.job(j).read_json("out.json") for j in "abcd"}
+    assert {j: o["total"] for j, o in out.items()} == {"a": 1, "b": 3, "c": 7, "d": 7}
+    pids = {o["pid"] for o in out.values()}
+    assert (pids == {os.getpid()}) == (executor == "local")  # workers are other processes
+    again = run(GRAPH, store, "local")  # another executor: nothing finished is recomputed
+    assert again.ran == [] and sorted(again.cached) == ["a", "b", "c", "d"]
+    assert len(again.failed) == 1 and len(again.skipped) == 2
+
+
+def test_killed_worker_fails_its_job_and_the_next_run_redoes_it(tmp_path):
+    flag = tmp_path / "die"
+    flag.touch()
+    jobs = [job("a", 1), job("dies", 0, "a", kind="test-die", flag=str(flag)), job("b", 2, "dies"),
+            job("d", 4, "a")]
+    store = RunStore(tmp_path / "runs")
+    report = run(jobs, store, "processes")
+    assert "worker process died" in report.failed["dies"] and report.skipped == ["b"]
+    assert "a" in report.ran
+    lost = set(report.failed)  # "d", when it ran beside "dies", went down with the pool
+    assert lost <= {"dies", "d"} and not store.is_done("dies")
+    flag.unlink()
+    report = run(jobs, store, "processes")
+    assert sorted(report.ran) == sorted({"dies", "b"} | lost - {"dies"} | {"dies"})
+    assert "a" in report.cached and not report.failed
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--workers", "2"], "--workers needs --executor processes or dask"),
+    (["--executor", "processes", "--workers", "0"], "--workers must be at least 1, found 0"),
+    (["--executor", "processes", "--scheduler", "tcp://x:1"], "--scheduler needs --executor dask"),
+])
+def test_bad_executor_options(argv, message, tmp_path, capsys):
+    assert main(["run", "all", "--suite", "smoke", "--workdir", str(tmp_path), "--quiet"] + argv) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_missing_dask_is_one_line(tmp_path):
+    code = ("import sys; sys.modules['distributed'] = None; from kdbench.cli import main; "
+            f"sys.exit(main(['run', 'all', '--suite', 'smoke', '--workdir', {str(tmp_path)!r}, "
+            "'--quiet', '--executor', 'dask']))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 2
+    assert out.stderr.strip() == ("kdbench: error: --executor dask needs dask.distributed: "
+                                  "pip install -e '.[dask]'")
