@@ -1,26 +1,40 @@
-"""Calibration metrics: kdbench vs netcal (and scikit-learn) on the same inputs, one run.
+"""Metric and evaluation speed, kdbench vs netcal, side by side in one run.
 
-For N = 100,000 and K = 10 / 100 it times the full calibration set — ECE, adaptive ECE, MCE and
-class-wise ECE (netcal; class-wise as netcal's binary ECE per class, averaged), NLL and Brier
-(scikit-learn) — against kdbench's functions one at a time and its fused
-``calibration_metrics``, checks equal values, and prints the speed ratios. Then it times the
-complete metric table of one ensemble model on every split of the default suite (76 labelled
-splits of 1,000-1,797 images, 3 OOD sets), bootstrap intervals included.
-Run: ``python benchmarks/bench_metrics.py``.
+1. Calibration set at N = 100,000, K = 10 and N = 50,000, K = 1,000: netcal's ECE, adaptive
+   ECE (``ECE(equal_intervals=False)``, the equal-mass "ACE" of Nixon et al. 2019) and MCE, one
+   call each, against kdbench's fused ``calibration_metrics`` (which computes those three plus
+   ECE-L2, debiased ECE, class-wise ECE over all N·K probabilities, NLL and Brier after one
+   validation) and against its top-label part alone. Values are printed side by side and must
+   agree (|diff| shown). netcal's own ``ACE`` class (Neumann et al. 2018's unweighted mean
+   over bins) has no kdbench counterpart and is not timed.
+2. One model's complete evaluation on fake predictions of the default suite's shapes (an
+   ensemble, S = 5, K = 10; 77 labelled splits — test, 75 corrupted, UCI digits of 1,797 —
+   and 3 OOD sets of 1,000): the four post-hoc calibrators fitted on a validation split of 500,
+   every variant's metric table with bootstrap CIs, reliability bins, risk–coverage and
+   histograms, as ``kdbench.jobs.evaluate`` does minus inference. With ``--beta-netcal`` it
+   also fits netcal's BetaCalibration on the same validation split for comparison.
+
+Run: ``OMP_NUM_THREADS=1 python benchmarks/bench_metrics.py [--beta-netcal]``. The machine is
+shared and noisy: compare ratios from one run.
 """
 
 from __future__ import annotations
 
+import sys
 import time
+import warnings
 
 import numpy as np
 
 from kdbench import metrics as M
-from kdbench.evaluate import labelled_metrics, ood_metrics
+from kdbench.evaluate import (HIST_BINS, N_BINS, histogram, labelled_metrics, ood_metrics,
+                              risk_at_coverage, uncertainty_scores)
+from kdbench.metrics import calibration as C
+from kdbench.posthoc import CALIBRATORS
 from kdbench.prediction import Prediction
 
 
-def timed(fn, repeat: int = 3) -> tuple[float, float]:
+def timed(fn, repeat: int = 3) -> tuple[float, object]:
     value = fn()
     best = float("inf")
     for _ in range(repeat):
@@ -36,54 +50,103 @@ def probs(rng, n, k):
     return p / p.sum(1, keepdims=True)
 
 
-def main() -> None:
+def top_label_set(p, y) -> dict[str, float]:
+    """kdbench's ECE, adaptive ECE and MCE after one validation (the part netcal computes)."""
+    p, y = M.check_probs(p, y)
+    conf, correct = C.top_label(p, y)
+    width = C.binned(conf, correct, 15)
+    mass = C.binned(conf, correct, C.equal_mass_edges(conf, 15))
+    return {"ece": C._gap(*width, len(y), "l1"), "adaptive_ece": C._gap(*mass, len(y), "l1"),
+            "mce": C._max_gap(*width)}
+
+
+def calibration_set() -> None:
     from netcal.metrics import ECE, MCE
-    from sklearn.metrics import brier_score_loss, log_loss
 
     rng = np.random.default_rng(0)
-    for k in (10, 100):
-        p, y = probs(rng, 100_000, k), rng.integers(0, k, 100_000)
-        reference = {
-            "ece": lambda: ECE(bins=15).measure(p, y),
-            "adaptive_ece": lambda: ECE(bins=15, equal_intervals=False).measure(p, y),
-            "mce": lambda: MCE(bins=15).measure(p, y),
-            # netcal's class-wise ECE: one binary ECE per class, averaged
-            "classwise_ece": lambda: np.mean([ECE(bins=15).measure(p[:, c], (y == c).astype(int))
-                                              for c in range(k)]),
-            "nll": lambda: log_loss(y, p, labels=range(k)),
-            "brier": lambda: brier_score_loss(y, p, labels=range(k), scale_by_half=False),
-        }
-        ours_single = {"ece": M.ece, "adaptive_ece": M.adaptive_ece, "mce": M.mce,
-                       "classwise_ece": M.classwise_ece, "nll": M.nll, "brier": M.brier}
-        t_set, ours_set = timed(lambda: M.calibration_metrics(p, y))
-        print(f"N = 100,000, K = {k}")
-        t_ref_total = t_single_total = 0.0
-        for name, ref in reference.items():
-            t_ref, v_ref = timed(ref, repeat=1)
-            t_one, v_one = timed(lambda: ours_single[name](p, y))
-            t_ref_total += t_ref
-            t_single_total += t_one
-            print(f"  {name:14s} reference {t_ref * 1e3:8.1f} ms   kdbench {t_one * 1e3:7.1f} ms "
-                  f"(x{t_ref / t_one:5.1f})   |diff| {abs(v_ref - v_one):.1e}, "
-                  f"set |diff| {abs(v_ref - ours_set[name]):.1e}")
-        print(f"  full set: netcal + scikit-learn {t_ref_total * 1e3:.0f} ms, kdbench one function "
-              f"at a time {t_single_total * 1e3:.0f} ms (x{t_ref_total / t_single_total:.1f}), "
-              f"kdbench calibration_metrics {t_set * 1e3:.0f} ms (x{t_ref_total / t_set:.1f})")
+    for n, k in ((100_000, 10), (50_000, 1_000)):
+        p, y = probs(rng, n, k), rng.integers(0, k, n)
+        netcal = {"ece": lambda: ECE(bins=15).measure(p, y),
+                  "adaptive_ece": lambda: ECE(bins=15, equal_intervals=False).measure(p, y),
+                  "mce": lambda: MCE(bins=15).measure(p, y)}
+        t_full, full = timed(lambda: M.calibration_metrics(p, y))
+        t_top, top = timed(lambda: top_label_set(p, y))
+        print(f"N = {n:,}, K = {k:,}")
+        t_ref = 0.0
+        for name, ref in netcal.items():
+            t, v = timed(ref, repeat=1)
+            t_ref += t
+            print(f"  {name:13s} netcal {v:.12f} ({t * 1e3:7.1f} ms)   kdbench {full[name]:.12f}"
+                  f"   |diff| {abs(v - full[name]):.1e}")
+        print(f"  netcal ECE + adaptive ECE + MCE: {t_ref * 1e3:.1f} ms\n"
+              f"  kdbench calibration_metrics (8 metrics incl. class-wise): {t_full * 1e3:.1f} ms"
+              f"  -> x{t_ref / t_full:.1f}\n"
+              f"  kdbench same three metrics, one validation: {t_top * 1e3:.1f} ms"
+              f"  -> x{t_ref / t_top:.1f}")
 
-    # the complete table of one model (ensemble, S = 5) on the default suite's splits
-    sizes = [1000] + [1000] * 75 + [1797]
-    preds = [(Prediction(probs=rng.dirichlet(np.ones(10) * 0.3, size=(5, n))), rng.integers(0, 10, n))
-             for n in sizes]
-    ood = [Prediction(probs=rng.dirichlet(np.ones(10), size=(5, 1000))) for _ in range(3)]
 
-    def table():
-        for pred, y in preds:
-            labelled_metrics(pred, y)
-        for o in ood:
-            ood_metrics(preds[0][0], o)
-    t, _ = timed(table, repeat=1)
-    print(f"complete metric table, one model, {len(sizes)} labelled + 3 OOD splits: {t:.2f} s")
+def fake(rng, n, k=10, s=5, shift=0.0, labelled=True):
+    """An ensemble-like prediction: S members around shared logits; accuracy falls with shift."""
+    y = rng.integers(0, k, n)
+    z = rng.normal(size=(n, k))
+    z[np.arange(n), y] += 2.5 * (1 - shift)
+    zs = 2.0 * (z[None] + rng.normal(scale=0.5 + shift, size=(s, n, k)))
+    p = np.exp(zs - zs.max(-1, keepdims=True))
+    return Prediction(probs=p / p.sum(-1, keepdims=True)), (y if labelled else None)
+
+
+def default_suite_splits(rng):
+    out = [("id", *fake(rng, 1000))]
+    out += [("corrupt", *fake(rng, 1000, shift=(i % 5) / 6)) for i in range(75)]
+    out.append(("shift", *fake(rng, 1797, shift=0.5)))
+    out += [("ood", *fake(rng, 1000, shift=0.9, labelled=False)) for _ in range(3)]
+    return out
+
+
+def evaluate_equivalent(val, val_y, splits, posthoc=("temperature", "histogram", "isotonic", "beta")):
+    """`kdbench.jobs.evaluate` after inference: fit, transform, every metric row."""
+    cal = {name: CALIBRATORS.create(name).fit(val, val_y) for name in posthoc}
+    rows, id_preds = [], {}
+    for kind, pred, y in splits:
+        variants = {"-": pred, **{name: c.transform(pred) for name, c in cal.items()}}
+        for variant, vpred in variants.items():
+            if y is not None:
+                rows += labelled_metrics(vpred, y)
+                if kind == "id":
+                    id_preds[variant] = vpred
+            else:
+                rows += ood_metrics(id_preds[variant], vpred)
+        if y is not None:
+            M.reliability_bins(pred.mean(), y, N_BINS)
+            risk_at_coverage(pred, y)
+        if kind != "corrupt":
+            for score in uncertainty_scores(pred).values():
+                histogram(score, np.log(10))
+    return rows
+
+
+def evaluation() -> None:
+    import netcal.binning  # noqa: F401  (imported by a real evaluate job before the clock)
+
+    rng = np.random.default_rng(0)
+    val, val_y = fake(rng, 500)
+    splits = default_suite_splits(rng)
+    t, rows = timed(lambda: evaluate_equivalent(val, val_y, splits), repeat=1)
+    t_beta, _ = timed(lambda: CALIBRATORS.create("beta").fit(val, val_y))
+    print(f"evaluate-equivalent, one model (S = 5, K = 10), 77 labelled + 3 OOD splits, "
+          f"5 variants: {t:.2f} s, {len(rows)} rows; beta fit {t_beta * 1e3:.0f} ms")
+    if "--beta-netcal" in sys.argv:
+        from netcal.scaling import BetaCalibration
+
+        def netcal_beta():
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                BetaCalibration().fit(val.mean(), val_y, random_state=0, tensorboard=False)
+        t_nc, _ = timed(netcal_beta, repeat=1)
+        print(f"  netcal BetaCalibration fit on the same split: {t_nc * 1e3:.0f} ms "
+              f"(x{t_nc / t_beta:.0f})")
 
 
 if __name__ == "__main__":
-    main()
+    calibration_set()
+    evaluation()
