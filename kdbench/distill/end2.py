@@ -28,8 +28,8 @@ so the first d + 1 epochs run at T0. The reference takes T0, d and L as required
 arguments (no defaults); here d = round(``decay_start`` · epochs) and L = max(1,
 round(``decay_length`` · epochs)), so a suite's budget can change without retuning.
 T0 = 10 (``temperature``): the reference code has no default (a required argument) and the
-value has not been checked against the paper's text here, so it is kdbench's choice, checked to
-converge on mnist5k (docs/methods.md). Heating is what lets training start at all: heated,
+value has not been checked against the paper's text here, so it is kdbench's choice; it does NOT
+yet give a good student on mnist5k (docs/methods.md, "Convergence check"). Heating is what lets training start at all: heated,
 every target is near uniform, so the Dirichlet that fits it is flat with α_k > 1, and α = exp(z / T) ≈ 1 at
 initialisation. Without heating, the K − 1 wrong-class terms −(α_k − 1)·log π_k (log π_k ≈ −20)
 first drive every α below 1 and a short budget never recovers (median α0 ≈ 3 against an
