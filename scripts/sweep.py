@@ -31,7 +31,7 @@ from kdbench.store import RunStore
 from kdbench.train import is_converged
 
 TEACHER_GRID = {"lr": [0.002, 0.005], "epochs": [10, 20]}
-STUDENT_GRID = {"lr": [0.002, 0.005, 0.01], "epochs": [6, 12]}
+STUDENT_GRID = {"lr": [0.003, 0.01], "epochs": [5, 10]}
 TRANSFERS = [TransferConfig("train", 0), TransferConfig("augment", 2), TransferConfig("aux", 2)]
 
 

@@ -77,4 +77,4 @@ def test_figures_command_regenerates_from_results(smoke, capsys):
 def test_list_command(capsys):
     assert main(["list"]) == 0
     out = capsys.readouterr().out
-    assert "corruptions: brightness, canny_edges" in out and "methods: end2, hydra, kd, none, sample-kd" in out
+    assert "corruptions: brightness, canny_edges" in out and "methods: end2, end2-proxy, hydra, kd, none, sample-kd" in out
