@@ -79,3 +79,214 @@ def test_latex_tables_compile_ready(results):
         # every _ % # in the text is escaped (& separates columns)
         assert not re.search(r"(?<!\\)[_%#]", text), tex.name
         assert (tables / f"{tex.stem}.csv").exists()
+
+
+# --- statistics on small synthetic results (no run needed) -------------------------------------
+
+import json  # noqa: E402
+import math  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from kdbench.report import write_report  # noqa: E402
+from kdbench.report.findings import findings  # noqa: E402
+from kdbench.report.stats import paired_difference, seed_interval, verdict  # noqa: E402
+from kdbench.report.tables import (model_order, paired_comparisons, retention_table,  # noqa: E402
+                                   summary_table)
+
+# t_{0.975, 2} (two-sided 95%, 3 seeds) from the closed form of the t quantile with 2 degrees of
+# freedom, t_p = (2p − 1) · sqrt(2 / (1 − (2p − 1)^2)); printed t tables give 4.303
+T975_2 = 0.95 * math.sqrt(2 / (1 - 0.95 ** 2))
+
+IDENT = {"ensemble": ("teacher", "ensemble", "-", "-"),
+         "small-none": ("student", "-", "none", "small"),
+         "small-kd-ensemble": ("student", "ensemble", "kd", "small")}
+# (split, dataset, severity, metric) -> model -> values of seeds 0, 1, 2
+VALUES = {
+    ("id", "test", 0, "nll"): {"ensemble": [0.10, 0.11, 0.12], "small-none": [0.30, 0.32, 0.34],
+                               "small-kd-ensemble": [0.25, 0.26, 0.28]},
+    ("id", "test", 0, "accuracy"): {"ensemble": [0.97, 0.96, 0.97], "small-none": [0.90, 0.91, 0.92],
+                                    "small-kd-ensemble": [0.91, 0.90, 0.93]},
+    ("id", "test", 0, "ece"): {"ensemble": [0.01, 0.02, 0.01], "small-none": [0.03, 0.03, 0.04],
+                               "small-kd-ensemble": [0.02, 0.05, 0.03]},
+    ("shift", "digits", 0, "nll"): {"ensemble": [0.8, 0.9, 0.85], "small-none": [1.5, 1.6, 1.4],
+                                    "small-kd-ensemble": [1.7, 1.8, 1.75]},
+    ("corrupt", "rotate", 1, "ece"): {"ensemble": [0.05, 0.06, 0.05], "small-none": [0.10, 0.12, 0.11],
+                                      "small-kd-ensemble": [0.09, 0.13, 0.10]},
+    ("corrupt", "rotate", 5, "ece"): {"ensemble": [0.15, 0.16, 0.15], "small-none": [0.30, 0.28, 0.29],
+                                      "small-kd-ensemble": [0.31, 0.27, 0.30]},
+    ("ood", "photos", 0, "auroc_entropy"): {"ensemble": [0.95, 0.96, 0.97], "small-none": [0.80, 0.85, 0.82],
+                                            "small-kd-ensemble": [0.80, 0.82, 0.84]},
+    ("ood", "letters", 0, "auroc_entropy"): {"ensemble": [0.90, 0.91, 0.92], "small-none": [0.70, 0.75, 0.72],
+                                             "small-kd-ensemble": [0.70, 0.72, 0.74]},
+    ("ood", "noise", 0, "auroc_entropy"): {"ensemble": [0.99, 1.0, 0.98], "small-none": [0.02, 0.97, 0.01],
+                                           "small-kd-ensemble": [0.01, 0.99, 0.02]},
+    ("ood", "photos", 0, "auroc_mi"): {"ensemble": [0.96, 0.97, 0.98]},
+}
+
+
+def synthetic_metrics(seeds=(0, 1, 2)) -> pd.DataFrame:
+    """metrics.csv rows with the known values above (ID rows carry a bootstrap CI ± 0.01)."""
+    rows = []
+    for (split, ds, sev, metric), per_model in VALUES.items():
+        for model, vals in per_model.items():
+            role, teacher, method, student = IDENT[model]
+            for seed in seeds:
+                v = vals[seed]
+                rows.append({"seed": seed, "model": model, "role": role, "teacher": teacher,
+                             "method": method, "student": student, "posthoc": "-", "split": split,
+                             "dataset": ds, "severity": sev, "metric": metric, "value": v,
+                             "ci_low": v - 0.01 if split == "id" else np.nan,
+                             "ci_high": v + 0.01 if split == "id" else np.nan})
+    return pd.DataFrame(rows)
+
+
+def write_synthetic(folder, seeds=(0, 1, 2), *, converged=None, curves=True, transfer=True):
+    """A results/<suite>/ folder from `synthetic_metrics`; ``converged``: (model, seed) pairs
+    that did not converge."""
+    folder.mkdir(parents=True, exist_ok=True)
+    synthetic_metrics(seeds).to_csv(folder / "metrics.csv", index=False)
+    pd.DataFrame(columns=["seed", "model", "split", "dataset", "severity", "bin", "lo", "hi", "count",
+                          "confidence", "accuracy"]).to_csv(folder / "reliability.csv", index=False)
+    pd.DataFrame(columns=["seed", "model", "split", "dataset", "severity", "quantity", "bin", "lo",
+                          "hi", "count"]).to_csv(folder / "histograms.csv", index=False)
+    models = [{"seed": s, "model": m, "role": r, "teacher": t, "method": me, "student": st,
+               "status": "ok", "parameters": 1000, "train_seconds": 1.0, "members": 2 if m == "ensemble" else 1,
+               "final_train_loss": 0.1, "ms_per_image": 0.1,
+               **({"converged": (m, s) not in converged} if converged is not None else {})}
+              for s in seeds for m, (r, t, me, st) in IDENT.items()]
+    pd.DataFrame(models).to_csv(folder / "models.csv", index=False)
+    if curves:
+        recs = [{"seed": s, "model": m, "member": k, "epoch": e, "metric": metric,
+                 "value": (1.0 / e if metric == "val_nll" else 1 - 0.5 / e)}
+                for s in seeds for m in IDENT for k in range(2 if m == "ensemble" else 1)
+                for e in range(1, 6) for metric in ("train_loss", "train_acc", "val_nll", "val_acc")]
+        pd.DataFrame(recs).to_csv(folder / "curves.csv", index=False)
+    if transfer:
+        pd.DataFrame([{"seed": s, "teacher": "ensemble", "transfer": "augment", "images": 600,
+                       "mean_mi": [0.02, 0.03, 0.04][s], "disagreement": [0.05, 0.06, 0.07][s],
+                       "mean_mi_train": 0.004, "disagreement_train": 0.01} for s in seeds]
+                     ).to_csv(folder / "transfer.csv", index=False)
+    (folder / "run_info.json").write_text(json.dumps({"suite": "syn", "seeds": list(seeds),
+                                                      "compute_seconds": {"evaluate": 1.0}}))
+    return folder
+
+
+def test_seed_interval_is_the_student_t_interval():
+    mean, lo, hi, n = seed_interval([1.0, 2.0, 3.0])
+    assert (mean, n) == (2.0, 3)
+    half = T975_2 * 1.0 / math.sqrt(3)  # sd = 1
+    assert abs(lo - (2 - half)) < 1e-12 and abs(hi - (2 + half)) < 1e-12
+    assert abs(half - 4.303 / math.sqrt(3)) < 1e-3  # against the printed table
+    # NaN (a failed seed) is dropped; one seed has no interval; none is all NaN
+    assert seed_interval([1.0, float("nan"), 3.0])[3] == 2
+    m, lo, hi, n = seed_interval([0.5])
+    assert (m, n) == (0.5, 1) and math.isnan(lo) and math.isnan(hi)
+    assert seed_interval([])[3] == 0 and math.isnan(seed_interval([])[0])
+
+
+def test_paired_difference_pairs_seeds_and_verdict_needs_the_interval_to_exclude_zero():
+    a = {2: 4.0, 0: 1.0, 1: 2.0}
+    b = {0: 0.5, 1: 1.5, 2: 3.0, 3: 9.0}  # seed 3 has no partner
+    mean, lo, hi, n = paired_difference(a, b)  # differences 0.5, 0.5, 1.0
+    sd = math.sqrt(((0.5 - 2 / 3) ** 2 * 2 + (1 - 2 / 3) ** 2) / 2)
+    assert n == 3 and abs(mean - 2 / 3) < 1e-12
+    assert abs(hi - lo - 2 * T975_2 * sd / math.sqrt(3)) < 1e-12
+    assert lo < 0 < hi and verdict(mean, lo, hi, n, higher_is_better=True) == "no significant difference"
+    assert verdict(-0.05, -0.08, -0.02, 3, higher_is_better=False) == "better"
+    assert verdict(-0.05, -0.08, -0.02, 3, higher_is_better=True) == "worse"
+    assert verdict(0.05, 0.02, 0.08, 3, higher_is_better=True) == "better"
+    assert verdict(0.05, float("nan"), float("nan"), 1, higher_is_better=True) == "single seed"
+
+
+def test_summary_intervals_and_noise_apart_from_natural_ood():
+    metrics = synthetic_metrics()
+    tab = summary_table(metrics, model_order(metrics))
+    # ID NLL of the kd student: 0.25, 0.26, 0.28
+    v = np.array([0.25, 0.26, 0.28])
+    assert abs(tab.mean.at["small-kd-ensemble", "ID NLL"] - v.mean()) < 1e-12
+    half = T975_2 * v.std(ddof=1) / math.sqrt(3)
+    assert abs(tab.hi.at["small-kd-ensemble", "ID NLL"] - (v.mean() + half)) < 1e-12
+    # "OOD AUROC" is the mean over photos and letters only: per seed 0.75, 0.77, 0.79
+    assert abs(tab.mean.at["small-kd-ensemble", "OOD AUROC (H)"] - 0.77) < 1e-12
+    assert abs((tab.hi - tab.lo).at["small-kd-ensemble", "OOD AUROC (H)"] / 2 - T975_2 * 0.02 / math.sqrt(3)) < 1e-12
+    assert abs(tab.mean.at["small-kd-ensemble", "noise AUROC (H)"] - 0.34) < 1e-12
+    assert tab.n.at["small-kd-ensemble", "OOD AUROC (H)"] == 3
+    shown = tab.display()
+    assert shown.at["small-kd-ensemble", "ID NLL"] == f"0.263 ± {half:.3f}"
+    # one seed: the per-example bootstrap half-width, marked
+    one = summary_table(synthetic_metrics(seeds=(0,)), None)
+    assert one.display().at["small-kd-ensemble", "ID NLL"] == "0.250 ± 0.010ᵇ"
+    assert one.display().at["small-kd-ensemble", "C ECE"] == "0.200"
+
+
+def test_paired_comparisons_against_baseline_and_teacher():
+    metrics = synthetic_metrics()
+    pairs = paired_comparisons(metrics, model_order(metrics)).set_index(["student", "reference", "column"])
+    nll = pairs.loc[("small-kd-ensemble", "small-none", "ID NLL")]
+    d = np.array([0.25, 0.26, 0.28]) - np.array([0.30, 0.32, 0.34])
+    assert abs(nll["mean"] - d.mean()) < 1e-12
+    assert abs(nll.hi - nll.lo - 2 * T975_2 * d.std(ddof=1) / math.sqrt(3)) < 1e-12
+    assert nll.verdict == "better" and nll.kind == "baseline"
+    acc = pairs.loc[("small-kd-ensemble", "small-none", "ID acc")]  # +0.01, −0.01, +0.01
+    assert acc.verdict == "no significant difference" and acc.lo < 0 < acc.hi
+    assert pairs.loc[("small-kd-ensemble", "ensemble", "Shift NLL")].verdict == "worse"
+    # OOD per set, noise included as its own column; C ECE is the mean over severities
+    cols = set(pairs.xs(("small-kd-ensemble", "small-none"), level=("student", "reference")).index)
+    assert {"photos AUROC (H)", "letters AUROC (H)", "noise AUROC (H)"} <= cols
+    c = pairs.loc[("small-kd-ensemble", "small-none", "C ECE")]  # per seed: mean of sev 1 and 5
+    d = (np.array([0.09, 0.13, 0.10]) + [0.31, 0.27, 0.30]) / 2 - (np.array([0.10, 0.12, 0.11]) + [0.30, 0.28, 0.29]) / 2
+    assert abs(c["mean"] - d.mean()) < 1e-12 and c.n == 3
+    # the baseline is not compared with itself and has no teacher
+    assert "small-none" not in pairs.index.get_level_values(0)
+
+
+def test_findings_claim_only_what_the_interval_supports():
+    metrics = synthetic_metrics()
+    text = "\n".join(findings(metrics, model_order(metrics)))
+    nll = next(f for f in findings(metrics, model_order(metrics)) if f.startswith("ID NLL, students vs the labels-only"))
+    assert "beats it: small-kd-ensemble −0.057 [−0.071, −0.042]" in nll
+    acc = next(f for f in findings(metrics, model_order(metrics)) if f.startswith("ID accuracy, students vs the labels"))
+    assert "beats" not in acc and "no significant difference: small-kd-ensemble +0.003" in acc
+    assert "is worse than it: small-kd-ensemble" in next(
+        f for f in findings(metrics, model_order(metrics)) if f.startswith("shift NLL, students vs their own"))
+    assert "Uniform noise is reported apart" in text
+    one = synthetic_metrics(seeds=(0,))
+    text1 = "\n".join(findings(one, model_order(one)))
+    assert "no seed-level claim can be made" in text1 and "beats" not in text1.replace('"beats"', "")
+
+
+def test_retention_is_a_per_seed_ratio_with_interval():
+    metrics = synthetic_metrics()
+    ret = retention_table(metrics, None, model_order(metrics))
+    r = np.array([0.25, 0.26, 0.28]) / np.array([0.10, 0.11, 0.12])
+    assert abs(ret.mean.at[("small-kd-ensemble", "ensemble"), "ID NLL"] - r.mean()) < 1e-12
+    assert abs(ret.hi.at[("small-kd-ensemble", "ensemble"), "ID NLL"] - r.mean()
+               - T975_2 * r.std(ddof=1) / math.sqrt(3)) < 1e-12
+
+
+def test_report_from_synthetic_results(tmp_path):
+    res = write_synthetic(tmp_path / "results" / "syn", converged={("small-kd-ensemble", 1)})
+    md = write_report("syn", res, tmp_path / "out").read_text()
+    for section in ("## Paired comparisons", "## Transfer set", "## Training and convergence",
+                    "noise AUROC (H)", "MNIST-C level"):
+        assert section in md, section
+    assert "| small-kd-ensemble† |" in md  # flagged next to its numbers
+    assert "small-kd-ensemble (seed 1)" in md
+    assert "disagree on 6.0% of the inputs" in md  # transfer: mean of 5, 6, 7 %
+    assert (tmp_path / "out/figures/training_curves.png").exists()
+    assert "![training_curves](figures/training_curves.png)" in md
+    for stem in ("summary", "paired_baseline", "paired_teacher", "transfer", "ood_auroc", "retention"):
+        assert (tmp_path / f"out/tables/{stem}.tex").exists(), stem
+    summary = pd.read_csv(tmp_path / "out/tables/summary.csv", index_col=0)
+    assert {"ID NLL lo", "ID NLL hi", "ID NLL n"} <= set(summary.columns)
+
+
+def test_report_without_curves_transfer_or_convergence(tmp_path):
+    res = write_synthetic(tmp_path / "results" / "syn", seeds=(0,), curves=False, transfer=False)
+    md = write_report("syn", res, tmp_path / "out").read_text()
+    assert "figure is skipped" in md and "transfer.csv` is absent" in md
+    assert "no model could be checked" in md
+    assert not (tmp_path / "out/figures/training_curves.png").exists()
+    assert "†" not in md.split("## Training and convergence")[0]

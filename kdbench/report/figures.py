@@ -139,6 +139,8 @@ def severity_figure(metrics, models, cols, out, formats) -> list[Path]:
             pos_offset = -0.4 + width * (i + 0.5)
             ax.plot(pos_offset, clean.get(model, np.nan), marker="D", ms=4, color=cols[model],
                     markeredgecolor="black", mew=0.4, ls="")
+            if not sevs:  # this metric has no corrupted split
+                continue
             data = [corr.loc[(model, s)].to_numpy() if (model, s) in corr.index.droplevel(2) else [np.nan]
                     for s in sevs]
             bp = ax.boxplot(data, positions=np.arange(1, len(data) + 1) + pos_offset, widths=width * 0.85,

@@ -62,7 +62,7 @@ def _group(pairs: list[tuple[str, tuple[float, float, float, int]]], *, higher_i
         v = verdict(m, lo, hi, n, higher_is_better=higher_is_better)
         groups.setdefault(v, []).append(f"{name} {format_interval(m, lo, hi, signed=True)}")
     parts = []
-    for v, label in (("better", "better"), ("worse", "worse"),
+    for v, label in (("better", "beats it"), ("worse", "is worse than it"),
                      ("no significant difference", "no significant difference"),
                      ("single seed", "single-run differences"), ("missing", "missing")):
         if v in groups:
