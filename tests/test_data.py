@@ -1,4 +1,4 @@
-"""Data: checksum, split sizes, corruptions by their measurable effect, shift and OOD sets."""
+"""Data: checksum, split sizes, shift and OOD sets (corruptions: tests/test_corruptions.py)."""
 
 import json
 import shutil
@@ -7,8 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from kdbench.data import CORRUPTIONS, DATASETS, OOD_SETS, SHIFT_SETS
-from kdbench.data.corruptions import corrupt
+from kdbench.data import DATASETS, OOD_SETS, SHIFT_SETS
 from kdbench.data.mnist5k import ASSETS, load_asset, stratified_split
 from kdbench.errors import UserError
 
@@ -48,48 +47,6 @@ def test_split_sizes_disjoint_and_stratified(mnist):
     assert all(np.array_equal(a, b) for a, b in zip(parts, again))
     assert not np.array_equal(parts[2], stratified_split(labels, (3500, 500, 1000), seed=1)[2])
     assert mnist.train.x.dtype == torch.float32 and 0 <= mnist.train.x.min() and mnist.train.x.max() <= 1
-
-
-def centre_of_mass(x):
-    h, w = x.shape[-2:]
-    ys, xs = torch.meshgrid(torch.arange(h).float(), torch.arange(w).float(), indexing="ij")
-    m = x.sum((1, 2, 3)).clamp_min(1e-8)
-    return torch.stack([(x[:, 0] * ys).sum((1, 2)) / m, (x[:, 0] * xs).sum((1, 2)) / m], 1)
-
-
-def mean_abs_change(x, y):
-    return float((y - x).abs().mean())
-
-
-def displacement(x, y):
-    # once shifted digits no longer overlap, pixel differences saturate; the shift does not
-    return float((centre_of_mass(y) - centre_of_mass(x)).norm(dim=1).mean())
-
-
-EFFECT = {"translate": displacement}
-
-
-@pytest.mark.parametrize("name", CORRUPTIONS.names())
-def test_corruption_grows_with_severity(mnist, name):
-    x = mnist.test.x[:200]
-    effect = EFFECT.get(name, mean_abs_change)
-    diffs = []
-    for sev in range(1, 6):
-        y = corrupt(x, name, sev, seed=0)
-        assert y.shape == x.shape and float(y.min()) >= 0 and float(y.max()) <= 1
-        assert mean_abs_change(x, y) > 0.003, f"{name} barely changes the image"
-        diffs.append(effect(x, y))
-    assert all(a < b for a, b in zip(diffs, diffs[1:])), f"{name}: {diffs}"
-    assert torch.equal(corrupt(x, name, 3, seed=0), corrupt(x, name, 3, seed=0))
-    assert torch.equal(corrupt(x, name, 0), x)
-
-
-def test_fifteen_mnist_c_corruptions_and_bad_severity(mnist):
-    assert len(CORRUPTIONS.names()) == 15
-    with pytest.raises(UserError, match="severity must be 1, 2, 3, 4 or 5"):
-        corrupt(mnist.test.x[:2], "fog", 6)
-    with pytest.raises(UserError, match="did you mean 'shot_noise'"):
-        corrupt(mnist.test.x[:2], "shot_nose", 1)
 
 
 def test_shift_and_ood_sets():

@@ -260,15 +260,16 @@ def plasma_fractal(n: int, gen: torch.Generator, *, mapsize: int = 256,
     grid = torch.zeros(n, 1, 1)   # the map's points at multiples of the current step
     wibble = 100.0
 
-    def wibbled_mean(a: torch.Tensor) -> torch.Tensor:
-        return a / 4 + wibble * wibble * (torch.rand(a.shape, generator=gen) * 2 - 1)
+    def wibbled_mean(a: torch.Tensor) -> torch.Tensor:   # a/4 + U(−wibble², wibble²), in place
+        u = torch.rand(a.shape, generator=gen).mul_(2 * wibble * wibble).sub_(wibble * wibble)
+        return u.add_(a, alpha=0.25)
 
     while grid.shape[-1] < mapsize:   # one step of the reference's `while stepsize >= 2`
         k = grid.shape[-1]
         sq = grid + grid.roll(-1, 1)
-        centre = wibbled_mean(sq + sq.roll(-1, 2))                              # fillsquares
-        top = wibbled_mean(centre + centre.roll(1, 1) + grid + grid.roll(-1, 2))  # filldiamonds
-        left = wibbled_mean(centre + centre.roll(1, 2) + grid + grid.roll(-1, 1))
+        centre = wibbled_mean(sq.add_(sq.roll(-1, 2)))                          # fillsquares
+        top = wibbled_mean((centre + centre.roll(1, 1)).add_(grid).add_(grid.roll(-1, 2)))
+        left = wibbled_mean((centre + centre.roll(1, 2)).add_(grid).add_(grid.roll(-1, 1)))
         grid = torch.stack([torch.stack([grid, top], -1), torch.stack([left, centre], -1)],
                            2).reshape(n, 2 * k, 2 * k)   # interleave into the finer grid
         wibble /= wibbledecay
@@ -405,7 +406,10 @@ def canny(x: torch.Tensor, *, sigma: float = 1.0, low: float = 0.1,
     gradients (scipy ``ndi.sobel``), the 1-px border dropped, non-maximum suppression that
     interpolates the magnitude between the two neighbours across each of four 45° sectors,
     double threshold on the ABSOLUTE magnitude (``low``, ``high`` for images in [0, 1]) and
-    hysteresis: keep the 8-connected low components that hold a high pixel."""
+    hysteresis: keep the 8-connected low components that hold a high pixel. Computed in
+    float64, as skimage does: float32 breaks the many exact ties of the non-maximum
+    suppression differently."""
+    dtype, x = x.dtype, x.double()
     n, c, h, w = x.shape
     g = gaussian_blur(x, sigma, mode="constant")
     g = g / (gaussian_blur(torch.ones(1, 1, h, w, dtype=x.dtype), sigma, mode="constant")
@@ -446,7 +450,7 @@ def canny(x: torch.Tensor, *, sigma: float = 1.0, low: float = 0.1,
     while True:
         nxt = weak * F.max_pool2d(grown, 3, 1, 1)
         if torch.equal(nxt, grown):
-            return grown
+            return grown.to(dtype)
         grown = nxt
 
 
