@@ -130,9 +130,12 @@ def collect(suite: Suite, models: list[ModelEntry], store: RunStore,
     info_rows = []
     stage = {"train_teacher": 0.0, "transfer": 0.0, "train_student": 0.0, "evaluate": 0.0}
     seen: set[str] = set()
+    devices: set[str] = set()
     for m in models:
         if m.eval_job not in seen and (store.job(m.eval_job).path / "eval_info.json").exists():
-            stage["evaluate"] += store.job(m.eval_job).read_json("eval_info.json")["seconds"]
+            ev = store.job(m.eval_job).read_json("eval_info.json")
+            stage["evaluate"] += ev["seconds"]
+            devices.add(ev.get("device", "cpu"))
         if m.train_job not in seen and (store.job(m.train_job).path / "train_info.json").exists():
             stage[f"train_{m.role}"] += sum(store.job(m.train_job).read_json("train_info.json")["seconds"])
         if (m.role == "teacher" and m.transfer_job not in seen and m.transfer_job != "-"
@@ -196,7 +199,7 @@ def collect(suite: Suite, models: list[ModelEntry], store: RunStore,
         "commit": _commit(),
         "suite": suite.name, "description": suite.description, "seeds": list(suite.seeds),
         "kdbench": __version__, "torch": torch.__version__, "python": platform.python_version(),
-        "device": "cpu", "threads": torch.get_num_threads(),
+        "device": ", ".join(sorted(devices)) or "cpu", "threads": torch.get_num_threads(),
         "compute_seconds": {k: round(v, 1) for k, v in stage.items()},
     }
     atomic_write_text(out_dir / "run_info.json", json.dumps(run_info, indent=1) + "\n")

@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from . import device as devices
 from .config import ModelSpec
 from .data.splits import eval_splits, load_dataset
 from .data.transfer import transfer_set
@@ -101,7 +102,7 @@ def train_teacher(job: Job, store: RunStore, progress: bool) -> None:
     out = store.begin(job.id, cfg)
     spec, train = _spec(t["model"]), TrainConfig(**t["train"])
     ce = lambda logits, y, idx, progress: torch.nn.functional.cross_entropy(logits, y)  # noqa: E731
-    info = {"curves": [], "seconds": []}
+    info = {"curves": [], "seconds": [], "device": str(devices.current())}
     monitor = _monitor(lambda net: TEACHERS.create(t["kind"], nets=[net], samples=t["samples"],
                                                    seed=cfg["seed"]), ds)
     for m in range(t["members"]):
@@ -151,6 +152,7 @@ def train_student(job: Job, store: RunStore, progress: bool) -> None:
     teacher_probs = None
     if method.needs_teacher:
         teacher_probs = torch.from_numpy(store.job(job.deps[0]).load_arrays("probs.npz")["probs"])
+        teacher_probs = teacher_probs.to(devices.current())
         if teacher_probs.shape[1] != len(data):
             raise RuntimeError(f"teacher outputs cover {teacher_probs.shape[1]} images, the "
                                f"transfer set has {len(data)}")
@@ -165,7 +167,8 @@ def train_student(job: Job, store: RunStore, progress: bool) -> None:
                                monitor=_monitor(method.predictor, ds))
     out.save_state("weights.pt", net.state_dict())
     out.write_json("train_info.json", {"curves": [curve], "parameters": count_parameters(net),
-                                       "seconds": [time.perf_counter() - start]})
+                                       "seconds": [time.perf_counter() - start],
+                                       "device": str(devices.current())})
 
 
 def _predictor(model_job: Job | dict, store: RunStore, model_job_id: str, num_classes: int):
@@ -238,7 +241,7 @@ def evaluate(job: Job, store: RunStore, progress: bool) -> None:
     out.save_arrays("predictions.npz", **arrays)
     out.write_json("eval_info.json", {
         "seconds": seconds, "images": images, "predict_seconds": predict_seconds,
-        "ms_per_image": 1000 * predict_seconds / images,
+        "ms_per_image": 1000 * predict_seconds / images, "device": str(devices.current()),
         "temperature": getattr(calibrators.get("temperature"), "temperature", None)})
 
 

@@ -17,43 +17,52 @@ return probabilities, never logits.
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
 
+from .device import current
 from .prediction import Prediction
 
 BATCH = 256
 CHANNELS_LAST = torch.channels_last
 
 
-def batches(x: torch.Tensor):
-    """``x`` in batches of ``BATCH`` images, each in the channels-last memory format."""
+def batches(x: torch.Tensor, device: torch.device | None = None):
+    """``x`` in batches of ``BATCH`` images on ``device`` (default: `kdbench.device.current`),
+    each in the channels-last memory format."""
+    device = device or current()
     for i in range(0, len(x), BATCH):
-        yield x[i: i + BATCH].contiguous(memory_format=CHANNELS_LAST)
+        yield x[i: i + BATCH].to(device).contiguous(memory_format=CHANNELS_LAST)
+
+
+def to_numpy(t: torch.Tensor) -> np.ndarray:
+    """A prediction tensor on any device -> float64 numpy on the CPU."""
+    return t.double().cpu().numpy()
 
 
 class SingleNet:
     """One network; ``predict`` gives probs ``(1, N, K)``."""
 
     def __init__(self, net: nn.Module) -> None:
-        self.net = net.eval().to(memory_format=CHANNELS_LAST)
+        self.net = net.eval().to(current(), memory_format=CHANNELS_LAST)
 
     def predict(self, x: torch.Tensor) -> Prediction:
         with torch.inference_mode():
             out = [torch.softmax(self.net(b), -1) for b in batches(x)]
-        return Prediction(probs=torch.cat(out)[None].double().numpy())
+        return Prediction(probs=to_numpy(torch.cat(out)[None]))
 
 
 class Ensemble:
     """M networks; ``predict`` gives probs ``(M, N, K)``."""
 
     def __init__(self, nets: list[nn.Module]) -> None:
-        self.nets = [n.eval().to(memory_format=CHANNELS_LAST) for n in nets]
+        self.nets = [n.eval().to(current(), memory_format=CHANNELS_LAST) for n in nets]
 
     def predict(self, x: torch.Tensor) -> Prediction:
         with torch.inference_mode():
             out = [torch.stack([torch.softmax(n(b), -1) for n in self.nets]) for b in batches(x)]
-        return Prediction(probs=torch.cat(out, 1).double().numpy())
+        return Prediction(probs=to_numpy(torch.cat(out, 1)))
 
 
 class MCDropout:
@@ -73,7 +82,7 @@ class MCDropout:
     def __init__(self, net: nn.Module, *, samples: int, seed: int = 0) -> None:
         if not 0 < net.dropout_p < 1:
             raise ValueError(f"MC dropout needs a model with dropout in (0, 1); found {net.dropout_p}")
-        self.net = net.eval().to(memory_format=CHANNELS_LAST)
+        self.net = net.eval().to(current(), memory_format=CHANNELS_LAST)
         self.samples, self.seed = samples, seed
 
     def masks(self) -> torch.Tensor:
@@ -84,11 +93,11 @@ class MCDropout:
 
     def predict(self, x: torch.Tensor) -> Prediction:
         p, w, bias = self.net.dropout_p, self.net.head.weight, self.net.head.bias
-        scale = self.masks().to(w.dtype) / (1 - p)  # (T, D)
+        scale = self.masks().to(w.device, w.dtype) / (1 - p)  # (T, D)
         out = []
         with torch.inference_mode():
             for b in batches(x):
                 h = self.net.features(b)  # (B, D), once
                 logits = (h[None] * scale[:, None]) @ w.T + bias  # (T, B, K)
                 out.append(torch.softmax(logits, -1))
-        return Prediction(probs=torch.cat(out, 1).double().numpy())
+        return Prediction(probs=to_numpy(torch.cat(out, 1)))

@@ -101,8 +101,9 @@ class JobDir:
         return json.loads((self.path / name).read_text())
 
     def save_state(self, name: str, state: dict[str, torch.Tensor]) -> None:
+        """Save a state dict, its tensors moved to the CPU (a GPU run's weights load anywhere)."""
         buf = io.BytesIO()
-        torch.save(state, buf)
+        torch.save({k: v.detach().cpu() for k, v in state.items()}, buf)
         atomic_write_bytes(self.path / name, buf.getvalue())
 
     def load_state(self, name: str) -> dict[str, torch.Tensor]:

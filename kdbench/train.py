@@ -5,7 +5,8 @@ optional gradient-norm clipping. The loss is a callable ``loss(outputs, labels, 
 progress) -> scalar`` where ``index`` holds the training-set positions of the batch, so a
 distillation method can look up its cached teacher outputs for exactly those examples, and
 ``progress`` in [0, 1) is the share of training steps done (for schedules such as EnD²'s
-temperature). Labels are class indices, or -1 for unlabelled examples (the auxiliary part of a
+temperature). The model trains on `kdbench.device.current()` (bf16 autocast on CUDA); batches
+move there, ``index`` stays on the CPU. Labels are class indices, or -1 for unlabelled examples (the auxiliary part of a
 transfer set, `kdbench.data.transfer`). Same seed, same data, same loss → the same weights on
 CPU.
 
@@ -27,6 +28,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from . import device as devices
 from .data.mnist5k import LabelledImages
 
 Loss = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, float], torch.Tensor]
@@ -60,6 +62,8 @@ def fit(model: nn.Module, data: LabelledImages, loss: Loss, *, config: TrainConf
     """
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
+    dev = devices.current()
+    model.to(dev)
     opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     n = len(data)
     steps = config.epochs * math.ceil(n / config.batch_size)
@@ -73,8 +77,9 @@ def fit(model: nn.Module, data: LabelledImages, loss: Loss, *, config: TrainConf
         total = 0.0
         for start in range(0, n, config.batch_size):
             idx = perm[start: start + config.batch_size]
-            batch = data.x[idx].contiguous(memory_format=torch.channels_last)
-            value = loss(model(batch), data.y[idx], idx, step / steps)
+            batch = data.x[idx].to(dev).contiguous(memory_format=torch.channels_last)
+            with devices.autocast(dev):
+                value = loss(model(batch), data.y[idx].to(dev), idx, step / steps)
             step += 1
             if not torch.isfinite(value):
                 raise TrainingDiverged(f"{desc}: loss became {value.item()} — lower the lr")

@@ -35,7 +35,8 @@ from torch import nn
 from . import METHODS, Method
 from ..data.mnist5k import LabelledImages
 from ..prediction import Prediction
-from ..predictors import CHANNELS_LAST, batches
+from ..device import current
+from ..predictors import CHANNELS_LAST, batches, to_numpy
 from ..train import Curve, Loss, Monitor, TrainConfig, fit
 from .kd import check_kd_options, hinton_loss, soft_kl, soft_target, soften
 
@@ -69,12 +70,12 @@ class MultiHeadNet:
     """Predictor of a `MultiHead`: probs ``(H, N, K)``."""
 
     def __init__(self, net: MultiHead) -> None:
-        self.net = net.eval().to(memory_format=CHANNELS_LAST)
+        self.net = net.eval().to(current(), memory_format=CHANNELS_LAST)
 
     def predict(self, x: torch.Tensor) -> Prediction:
         with torch.inference_mode():
             out = [torch.softmax(self.net(b), -1) for b in batches(x)]
-        return Prediction(probs=torch.cat(out, 1).double().numpy())
+        return Prediction(probs=to_numpy(torch.cat(out, 1)))
 
 
 @dataclass(frozen=True)
