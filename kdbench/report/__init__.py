@@ -170,13 +170,16 @@ def _transfer_blocks(transfer: pd.DataFrame | None, tables_dir: Path, suite: str
             f"({row.get('MI train', float('nan')):.4f} nats) on the plain training images.")
     tab.write(tables_dir, "transfer", caption=f"Teacher diversity on the transfer set, suite {suite}.",
               digits=4)
+    shown = tab.display(digits=4, joiner=" / ")
+    if "images" in shown.columns:
+        shown["images"] = [f"{v:,.0f}" if pd.notna(v) else "—" for v in tab.mean["images"]]
     return [Heading("Transfer set"), Paragraph(
         "How much teacher disagreement there is to distil: per teacher and seed, the mean mutual "
         "information (nats) of the teacher's samples and the share of inputs where their argmax "
         "differ (disagree), on the transfer set the students learn from and on the plain "
         "training images; mean over seeds ± 95% t-interval. A teacher with one sample (a single "
         "network) has none. " + " ".join(sentences)),
-        Table(tab.display(digits=4))]
+        Table(shown)]
 
 
 def write_report(suite: str, results: Path, out: Path, *, failed: list[str] | None = None,

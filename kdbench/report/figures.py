@@ -24,6 +24,7 @@ import os
 from pathlib import Path
 
 import matplotlib
+import matplotlib.ticker
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -373,6 +374,9 @@ def training_curves_figure(curves, ident, models, cols, out, formats) -> list[Pa
                 labelled.add(model)
             if metric == "val_nll" and sel.value.gt(0).all() and len(sel):
                 ax.set_yscale("log")
+                ax.yaxis.set_major_locator(matplotlib.ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
+                ax.yaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
+                ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
             ax.grid(alpha=0.3)
             if r == 0:
                 ax.set_title(title)

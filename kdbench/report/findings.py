@@ -133,11 +133,11 @@ def findings(metrics: pd.DataFrame, order: list[str], *,
     if not noise.empty:
         per_model = noise.groupby("model")["value"].mean()
         extreme = int(((per_model < 0.1) | (per_model > 0.9)).sum())
-        out.append(f"Uniform noise is reported apart from the natural OOD sets (photos, letters): "
-                   f"every noise image looks alike to a model, so its AUROC behaves like that of a "
-                   f"single input ({extreme} of {len(per_model)} models score below 0.1 or above "
-                   f"0.9 with the entropy score (range {_fmt(per_model.min())}–"
-                   f"{_fmt(per_model.max())})) and would dominate any mean it entered.")
+        out.append(f"Uniform noise is reported apart from the natural OOD sets: its images are "
+                   f"near-identical to a model, so its AUROC tends to the extremes like that of a "
+                   f"single input (here {extreme} of {len(per_model)} models score below 0.1 or "
+                   f"above 0.9 with the entropy score; range {_fmt(per_model.min())}–"
+                   f"{_fmt(per_model.max())}) and would dominate any mean it entered.")
 
     distilled = [x for x in students if ident.at[x, "teacher"] != "-"]
     kept = {}

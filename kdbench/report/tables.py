@@ -69,7 +69,8 @@ class IntervalTable:
     def empty(self) -> bool:
         return self.mean.empty or self.mean.isna().all().all()
 
-    def display(self, *, digits: int = 3, mark: dict[str, str] | None = None) -> pd.DataFrame:
+    def display(self, *, digits: int = 3, mark: dict[str, str] | None = None,
+                joiner: str = " ← ") -> pd.DataFrame:
         """'mean ± t half-width' (two or more seeds), 'mean ± bootstrap half-widthᵇ' (one
         seed, where a bootstrap exists), 'mean', or '—'."""
         out = self.mean.copy().astype(object)
@@ -85,7 +86,7 @@ class IntervalTable:
                 else:
                     cells.append(format_cell(m, np.nan, digits))
             out[c] = cells
-        return _mark_index(out, mark)
+        return _mark_index(out, mark, joiner)
 
     def write(self, out: Path, stem: str, *, caption: str, digits: int = 3) -> None:
         """`write_table` with the interval columns."""
