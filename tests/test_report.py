@@ -9,7 +9,7 @@ import pytest
 from kdbench.cli import main
 
 FIGURES = ["reliability", "metric_vs_severity", "ece_by_corruption_sev5", "ood_entropy", "ood_mi",
-           "ood_auroc", "retention", "accuracy_vs_ece", "risk_coverage"]
+           "ood_auroc", "retention", "accuracy_vs_ece", "risk_coverage", "training_curves"]
 
 
 @pytest.fixture(scope="module")
@@ -61,15 +61,17 @@ def test_markdown_references_existing_files(results):
     links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", md)
     assert len(links) == len(FIGURES)
     assert all((out / link).exists() for link in links)
-    for section in ("## Findings", "## Summary", "## Per split", "## Corruption severity",
-                    "## OOD detection", "## Retention and fidelity", "## Figures"):
+    for section in ("## Findings", "## Summary", "## Paired comparisons", "## Per split",
+                    "## Corruption severity", "## OOD detection", "## Retention and fidelity",
+                    "## Transfer set", "## Training and convergence", "## Figures"):
         assert section in md
 
 
 def test_latex_tables_compile_ready(results):
     tables = results / "reports/smoke/tables"
     texs = sorted(tables.glob("*.tex"))
-    assert {t.stem for t in texs} >= {"summary", "split_id", "severity_ece", "ood_auroc", "retention"}
+    assert {t.stem for t in texs} >= {"summary", "split_id", "severity_ece", "ood_auroc", "retention",
+                                      "paired_baseline", "paired_teacher", "corruption_ece"}
     for tex in texs:
         text = tex.read_text()
         assert text.count(r"\begin{") == text.count(r"\end{")

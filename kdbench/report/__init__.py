@@ -228,7 +228,7 @@ def write_report(suite: str, results: Path, out: Path, *, failed: list[str] | No
 
     summary = summary_table(metrics, order)
     spread = (f"± is the half-width of the 95% Student-t interval over the {n_seeds} seeds "
-              "(mean ± t₀.₉₇₅,ₙ₋₁·sd/√n)." if n_seeds > 1 else "With one seed there is no interval "
+              "(mean ± t × sd / sqrt(n), t the 0.975 quantile of Student's t with n − 1 degrees of freedom)." if n_seeds > 1 else "With one seed there is no interval "
               f"over seeds: ± marked {'ᵇ'} is the half-width of the 95% bootstrap interval over test "
               "examples (ID and shift columns), which ignores training randomness.")
     blocks += [Heading("Summary"), Paragraph(CONVENTIONS + " " + spread + flag_note),
@@ -256,8 +256,7 @@ def write_report(suite: str, results: Path, out: Path, *, failed: list[str] | No
                 blocks.append(Table(tab, title))
                 paired_wide(pairs, kind).write(tables_dir, f"paired_{kind}",
                                                caption=f"{title}, suite {suite} ({how}).")
-        write_table(pairs.set_index(["student", "reference", "kind", "column"]), tables_dir,
-                    "paired", caption=f"Paired comparisons, suite {suite}.", bold=False)
+        atomic_write_text(tables_dir / "paired.csv", pairs.to_csv(index=False, float_format="%.6g"))
 
     blocks += [Heading("Per split"), Paragraph(
         "Every labelled-split metric (docs/metrics.md): ID test, natural shift, and the mean over "

@@ -505,7 +505,8 @@ def _better(column: str) -> str:
 _TEX = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
         "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
         "±": r"$\pm$", "−": "-", "‖": r"$\|$", "←": r"$\leftarrow$", "†": r"$^\dagger$",
-        "ᵇ": r"$^b$", "▲": r"$\blacktriangle$", "▼": r"$\blacktriangledown$"}
+        "ᵇ": r"$^b$", "▲": r"$\blacktriangle$", "▼": r"$\blacktriangledown$", "×": r"$\times$",
+        "–": "--", "—": "---", "’": "'"}
 
 
 def _tex_escape(text: str) -> str:
