@@ -120,3 +120,81 @@ def test_missing_dask_is_one_line(tmp_path):
     assert out.returncode == 2
     assert out.stderr.strip() == ("kdbench: error: --executor dask needs dask.distributed: "
                                   "pip install -e '.[dask]'")
+
+
+# --- the smoke suite: same bytes under every executor ---------------------------------------
+
+SMOKE = [sys.executable, "-m", "kdbench", "run", "all", "--suite", "smoke", "--quiet", "--no-report"]
+TWO = ["--workers", "2"]
+
+
+def smoke(wd: Path, *argv: str) -> str:
+    out = subprocess.run(SMOKE + ["--workdir", str(wd), *argv], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
+def counts(stdout: str) -> tuple[int, int]:
+    """(jobs run, jobs from the store) from the closing line of a run."""
+    m = re.search(r"\((\d+) jobs run, (\d+) from the store\)", stdout)
+    return int(m.group(1)), int(m.group(2))
+
+
+def metrics(wd: Path) -> bytes:
+    return (wd / "results/smoke/metrics.csv").read_bytes()
+
+
+@pytest.fixture(scope="module")
+def local_run(tmp_path_factory) -> Path:
+    wd = tmp_path_factory.mktemp("local")
+    smoke(wd)
+    return wd
+
+
+@pytest.fixture(scope="module")
+def processes_run(tmp_path_factory) -> Path:
+    wd = tmp_path_factory.mktemp("processes")
+    assert counts(smoke(wd, "--executor", "processes", *TWO))[1] == 0
+    return wd
+
+
+def test_processes_give_the_bytes_of_local(local_run, processes_run):
+    assert metrics(processes_run) == metrics(local_run)
+
+
+@needs_dask
+def test_dask_gives_the_bytes_of_local_and_no_executor_recomputes(local_run, tmp_path):
+    """dask computes everything but the teachers (kept from the local run), then a local run
+    on the same store computes nothing."""
+    jobs = plan(load_suite("smoke"))[0]
+    teachers = {j.id for j in jobs if j.kind == "train_teacher"}
+    shutil.copytree(local_run / "runs", tmp_path / "runs")
+    for path in (tmp_path / "runs").iterdir():
+        if path.name not in teachers:
+            shutil.rmtree(path)
+    assert counts(smoke(tmp_path, "--executor", "dask", *TWO)) == (len(jobs) - len(teachers), len(teachers))
+    assert metrics(tmp_path) == metrics(local_run)
+    assert counts(smoke(tmp_path)) == (0, len(jobs))
+    assert metrics(tmp_path) == metrics(local_run)
+
+
+def test_failing_job_under_processes_is_reported_like_local(local_run, tmp_path, capsys):
+    """As tests/test_reliability.py's local case: label and reason, dependants skipped, the
+    rest (here one evaluation removed from a copy of the local store) goes on, exit 1."""
+    suite = tmp_path / "fails.toml"
+    suite.write_text(Path(__file__).parent.joinpath("../kdbench/suites/smoke.toml").read_text()
+                     .replace('name = "smoke"', 'name = "fails"')
+                     .replace("[methods.none]", '[methods.none]\n\n[methods.bad]\nkind = "test-diverges"')
+                     .replace('methods = ["none", "kd"]', 'methods = ["none", "kd", "bad"]'))
+    shutil.copytree(local_run / "runs", tmp_path / "runs")
+    victim = next(j for j in plan(load_suite("smoke"))[0] if j.kind == "evaluate")
+    shutil.rmtree(tmp_path / "runs" / victim.id)
+    code = main(["--plugin", "plugin_nan", "run", "all", "--suite", str(suite), "--workdir",
+                 str(tmp_path), "--quiet", "--no-report", "--executor", "processes", *TWO])
+    out, err = capsys.readouterr()
+    assert code == 1
+    assert "job failed: train student small-bad (seed 0): TrainingDiverged" in err
+    assert "1 job(s) failed, 1 skipped" in err
+    assert counts(out)[0] == 1  # the removed evaluation, computed beside the failing job
+    m = (tmp_path / "results/fails/metrics.csv").read_text()
+    assert "small-bad" not in m and victim.config["model_job"] and "small-kd-ensemble" in m
