@@ -101,25 +101,27 @@ def fit(model: nn.Module, data: LabelledImages, loss: Loss, *, config: TrainConf
     return curve
 
 
-PLATEAU_REL = 0.02
+PLATEAU_REL = 0.05
 ACC_GAP = 0.02
 
 
 def is_converged(curve: Curve, *, reference_train_acc: float | None = None) -> bool:
     """Whether a training run has converged, from its per-epoch records.
 
-    Rule (docs/training.md): (1) the validation NLL no longer falls — the best ``val_nll`` of
-    the last quarter of the epochs (at least one epoch) is not more than ``PLATEAU_REL`` (2%)
-    below the best of the epochs before it; and (2) when ``reference_train_acc`` is given (a
-    student: its teacher's training accuracy, or the best teacher's for a labels-only
-    student), the final training accuracy is at least that minus ``ACC_GAP`` (2 points).
-    A run with fewer than 4 epochs or without ``val_nll`` records is not judged converged.
+    Rule (docs/training.md): (1) the validation NLL no longer falls — with w = max(2, E // 4)
+    of the E epochs, the mean ``val_nll`` of the last w epochs is not more than ``PLATEAU_REL``
+    (5%) below the mean of the w epochs before them (means over epochs, because the NLL of a
+    500-image validation split moves by several per cent from one epoch to the next); and
+    (2) when ``reference_train_acc`` is given (a student: its teacher's training accuracy, or
+    the best teacher's for a labels-only student), the final training accuracy is at least that
+    minus ``ACC_GAP`` (2 points). A run with fewer than 2·w epochs or without ``val_nll``
+    records is not judged converged.
     """
     vals = [r.get("val_nll") for r in curve]
-    if len(curve) < 4 or any(v is None or not np.isfinite(v) for v in vals):
+    w = max(2, len(curve) // 4)
+    if len(curve) < 2 * w or any(v is None or not np.isfinite(v) for v in vals):
         return False
-    tail = max(1, len(vals) // 4)
-    before, last = min(vals[:-tail]), min(vals[-tail:])
+    last, before = float(np.mean(vals[-w:])), float(np.mean(vals[-2 * w: -w]))
     if last < before * (1 - PLATEAU_REL):
         return False
     if reference_train_acc is not None:

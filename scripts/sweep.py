@@ -67,16 +67,20 @@ def main() -> None:
     ap.add_argument("--part", choices=["teachers", "students", "transfer"], required=True)
     ap.add_argument("--teacher", default="ensemble", help="the teacher students learn from")
     ap.add_argument("--methods", nargs="*", help="methods to sweep (default: all of the suite's)")
+    ap.add_argument("--lr", type=float, nargs="+", help="learning rates (default: the grid's)")
+    ap.add_argument("--epochs", type=int, nargs="+", help="epoch counts (default: the grid's)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--workdir", default=".")
     args = ap.parse_args()
     base = load_suite(args.suite, seeds=[args.seed])
+    grid = TEACHER_GRID if args.part == "teachers" else STUDENT_GRID
+    grid = {"lr": args.lr or grid["lr"], "epochs": args.epochs or grid["epochs"]}
     store = RunStore(Path(args.workdir) / "runs")
     print("| setting | val NLL (final) | val NLL (best) | val acc | train acc (500) | "
           "α0 median / MI | converged | seconds |")
     print("|---|---:|---:|---:|---:|---:|---|---:|")
     if args.part == "teachers":
-        for lr, epochs in itertools.product(TEACHER_GRID["lr"], TEACHER_GRID["epochs"]):
+        for lr, epochs in itertools.product(grid["lr"], grid["epochs"]):
             teachers = {n: replace(t, train=replace(t.train, lr=lr, epochs=epochs))
                         for n, t in base.teachers.items() if t.kind != "ensemble"}
             suite = replace(base, teachers=teachers, pairs=())
@@ -92,7 +96,7 @@ def main() -> None:
     pairs = tuple(Pair(None if not base.methods[m].build().needs_teacher else args.teacher,
                        student, m) for m in methods)
     if args.part == "students":
-        for lr, epochs in itertools.product(STUDENT_GRID["lr"], STUDENT_GRID["epochs"]):
+        for lr, epochs in itertools.product(grid["lr"], grid["epochs"]):
             ms = {n: replace(m, train=tuple(sorted({**dict(m.train), "lr": lr, "epochs": epochs}.items())))
                   for n, m in base.methods.items()}
             suite = replace(base, teachers={args.teacher: teacher}, methods=ms, pairs=pairs)
