@@ -50,7 +50,9 @@ CAPTIONS = {
     "metric_vs_severity": "Accuracy, ECE, NLL and Brier against corruption severity, as in Ovadia "
     "et al. 2019 (Fig. 2): each box summarises the corruption types at that severity (median, "
     "quartiles, whiskers at 1.5 IQR); 'clean' is the ID test split. One colour per model.",
-    "ece_by_corruption_sev3": "ECE per corruption type and model at severity 3 (darker = worse).",
+    "ece_by_corruption_sev3": "ECE per corruption type and model at severity 3 (darker = worse). "
+    "Severity 3 is not MNIST-C's published image for every type: the per-corruption table "
+    "gives the level that is (docs/data.md).",
     "ece_by_corruption_sev5": "ECE per corruption type and model at severity 5 (darker = worse).",
     "ood_entropy": "Density of predictive entropy (nats, log scale) on the ID test split, the "
     "natural-shift split and each OOD set. Good OOD detection puts OOD mass right of ID.",
