@@ -25,6 +25,7 @@ parent; the per-epoch bars of the jobs are off in workers.
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 import threading
@@ -283,7 +284,8 @@ def _dask_client(scheduler: str | None, workers: int | None) -> tuple[object, Ca
             raise UserError(f"cannot reach the dask scheduler at {scheduler}: {e}") from None
         return client, client.close
     cluster = LocalCluster(n_workers=workers or default_workers(), threads_per_worker=1,
-                           processes=True, dashboard_address=None)
+                           processes=True, dashboard_address=None,
+                           silence_logs=logging.ERROR)  # not its shutdown chatter
     client = Client(cluster)
 
     def close() -> None:
