@@ -85,7 +85,7 @@ def temperature_at(epoch: int, *, t0: float, decay_epoch: int, decay_length: int
 
 
 def end2_loss(logits: torch.Tensor, teacher_probs: torch.Tensor, temperature: float,
-              smoothing: float) -> torch.Tensor:
+              smoothing: float, *, heat_student: bool = True) -> torch.Tensor:
     """The EnD² loss (module docstring), batch mean: student ``logits`` ``(B, K)``, teacher
     samples ``teacher_probs`` ``(S, B, K)``, temperature T, smoothing ε. Computed in float64
     and without a cap on α: when the teacher's samples nearly agree, the Dirichlet that fits
@@ -95,18 +95,20 @@ def end2_loss(logits: torch.Tensor, teacher_probs: torch.Tensor, temperature: fl
     heated = torch.softmax(teacher_probs.double().clamp_min(1e-30).log() / temperature, -1)
     heated = (1 - smoothing) * heated + smoothing / k
     log_geo_mean = torch.log(heated + DELTA).mean(0)  # (B, K)
-    alphas = (logits.double() / temperature).exp()
+    scale = temperature if heat_student else 1.0
+    alphas = (logits.double() / scale).exp()
     cost = (torch.lgamma(alphas + DELTA).sum(-1) - torch.lgamma(alphas.sum(-1) + DELTA)
             - ((alphas - 1) * log_geo_mean).sum(-1))
-    return (cost.mean() * temperature**2).to(logits.dtype)
+    return (cost.mean() * scale**2).to(logits.dtype)
 
 
 @dataclass(frozen=True)
 class EnD2(Method):
-    temperature: float = 10.0
+    temperature: float = 2.5
     decay_start: float = 1 / 3
     decay_length: float = 1 / 3
     smoothing: float = 1e-3
+    loss: str = "endd"
     needs_samples = True
 
     def schedule(self, epochs: int) -> tuple[int, int]:
@@ -124,7 +126,8 @@ class EnD2(Method):
                  progress: float) -> torch.Tensor:
             epoch = round(progress * steps) // steps_per_epoch
             t = temperature_at(epoch, t0=self.temperature, decay_epoch=d, decay_length=length)
-            return end2_loss(logits, teacher_probs[:, index], t, self.smoothing)
+            return end2_loss(logits, teacher_probs[:, index], t, self.smoothing,
+                             heat_student=self.loss == "endd")
 
         return loss
 
@@ -141,8 +144,8 @@ class EnD2(Method):
 
 
 @METHODS.register("end2")
-def end2(*, temperature: float = 10.0, decay_start: float = 1 / 3, decay_length: float = 1 / 3,
-         smoothing: float = 1e-3) -> Method:
+def end2(*, temperature: float = 2.5, decay_start: float = 1 / 3, decay_length: float = 1 / 3,
+         smoothing: float = 1e-3, loss: str = "endd") -> Method:
     """Ensemble distribution distillation into a Dirichlet student: initial temperature
     ``temperature`` held until ``decay_start`` of the epochs, then decayed linearly to 1 over
     ``decay_length`` of them; teacher smoothing ``smoothing``."""
@@ -153,5 +156,7 @@ def end2(*, temperature: float = 10.0, decay_start: float = 1 / 3, decay_length:
             raise ValueError(f"end2 {name} must lie in [0, 1] (share of the epochs); found {v}")
     if not 0 <= smoothing < 1:
         raise ValueError(f"end2 smoothing must lie in [0, 1); found {smoothing}")
+    if loss not in ("endd", "entemp"):
+        raise ValueError(f"end2 loss must be one of endd, entemp; found {loss!r}")
     return EnD2(temperature=float(temperature), decay_start=float(decay_start),
-                decay_length=float(decay_length), smoothing=float(smoothing))
+                decay_length=float(decay_length), smoothing=float(smoothing), loss=loss)
