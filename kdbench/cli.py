@@ -38,6 +38,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def _run_and_report(suite, wd: Path, args: argparse.Namespace, only: set[str] | None = None) -> int:
     """Run the jobs of ``suite`` (or only the jobs of the models named in ``only`` and their
     dependencies), collect results, update the leaderboard, write the report."""
+    from . import device as devices
     from .collect import collect
     from .executor import check_options, run_jobs
     from .plan import plan
@@ -46,6 +47,7 @@ def _run_and_report(suite, wd: Path, args: argparse.Namespace, only: set[str] | 
     from .store import RunStore
 
     check_options(args.executor, args.workers, args.scheduler)
+    device = devices.use(args.device)
     jobs, models = plan(suite)
     if only is not None:
         needed = {j for m in models if m.model in only for j in (m.train_job, m.eval_job)}
@@ -58,7 +60,7 @@ def _run_and_report(suite, wd: Path, args: argparse.Namespace, only: set[str] | 
                     stack.append(dep)
         jobs = [j for j in jobs if j.id in needed]
     print(f"kdbench: suite '{suite.name}' ({suite.path}), seeds {list(suite.seeds)}: "
-          f"{len(jobs)} jobs, {len(models)} models; work directory {wd}")
+          f"{len(jobs)} jobs, {len(models)} models on {device}; work directory {wd}")
     t0 = time.perf_counter()
     store = RunStore(wd / "runs")
     report = run_jobs(jobs, store, progress=not args.quiet, executor=args.executor,
@@ -177,6 +179,9 @@ def _executor_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--scheduler", metavar="ADDRESS", help="with --executor dask: address of a "
                    "running dask scheduler, e.g. tcp://10.0.0.5:8786 (default: start a local "
                    "cluster); the work directory must be on a filesystem every worker shares")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
+                   help="where networks train and predict: 'auto' (cuda when torch sees one; "
+                   "default), 'cpu' or 'cuda'; bf16 autocast for training on cuda")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -88,7 +88,7 @@ def test_failing_job_is_reported_and_the_rest_goes_on(tmp_path, capsys):
     summary = report[report.index("## Summary"):report.index("## Per split")]
     row = next(line for line in summary.splitlines() if line.startswith("| small-bad |"))
     assert row.count("—") >= 10  # its cells are marked missing, not dropped
-    assert "| small-kd-ensemble | 0." in report  # the others finished
+    assert re.search(r"\| small-kd-ensemble†? \| 0\.", report)  # the others finished (†: not converged)
 
 
 def test_unknown_plugin_module(capsys):
