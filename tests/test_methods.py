@@ -86,15 +86,29 @@ def test_sample_kd_loss_is_kd_toward_one_sample_per_example():
     assert all(min(abs(v - a) for a in allowed) < 1e-9 for v in seen)
 
 
+@pytest.mark.parametrize("heat_student", [True, False])
 @pytest.mark.parametrize("temp", [1.0, 2.5])
-def test_end2_loss_is_dirichlet_nll_of_heated_smoothed_samples(temp):
+def test_end2_loss_is_dirichlet_nll_of_heated_smoothed_samples(temp, heat_student):
+    # DirichletEnDDLoss (heat_student): α = exp(z/T), × T²; DirichletEnDDEnTempLoss: α = exp(z).
     eps = 1e-3
     target = (1 - eps) * heat(P, temp) + eps / 3  # smoothing after heating, as the reference
-    alphas = np.exp(Z / temp)
+    scale = temp if heat_student else 1.0
+    alphas = np.exp(Z / scale)
     nll = [-np.mean([dirichlet.logpdf(target[s, b], alphas[b]) for s in range(2)]) for b in range(2)]
-    want = temp**2 * np.mean(nll)
-    got = end2_loss(t(Z), t(P), temp, eps).item()
+    want = scale**2 * np.mean(nll)
+    got = end2_loss(t(Z), t(P), temp, eps, heat_student=heat_student).item()
     assert got == pytest.approx(want, rel=1e-6)
+
+
+def test_end2_defaults_and_loss_option():
+    method = METHODS.create("end2")
+    assert (method.temperature, method.decay_start, method.decay_length, method.smoothing,
+            method.loss) == (2.5, pytest.approx(1 / 3), pytest.approx(1 / 3), 1e-3, "endd")
+    loss = METHODS.create("end2", loss="entemp").make_loss(t(P), epochs=3, steps_per_epoch=1)
+    assert loss(t(Z), t(Y), IDX, 0.0).item() == pytest.approx(
+        end2_loss(t(Z), t(P), 2.5, 1e-3, heat_student=False).item())
+    with pytest.raises(ValueError, match="end2 loss must be one of endd, entemp"):
+        METHODS.create("end2", loss="dirtemp")
 
 
 def test_end2_temperature_schedule_is_lrtempscheduler():
