@@ -13,7 +13,8 @@ training time.
     python scripts/sweep.py --suite mnist5k --part transfer --teacher ensemble
 
 ``students`` varies lr × epochs for every method of the suite (one teacher); ``transfer``
-varies the transfer set with the suite's own student settings and reports, besides the NLL,
+varies the transfer set with the suite's own student settings (epochs scaled so that every
+transfer set gets the same number of optimiser steps) and reports, besides the NLL,
 the teacher's disagreement on the transfer set and the student's MI on the validation split.
 """
 
@@ -104,8 +105,19 @@ def main() -> None:
                 if m.role == "student":
                     _print(f"{m.method} lr={lr} epochs={epochs}", _row(store, m.train_job, ref))
         return
+    def size(t: TransferConfig) -> int:  # images per epoch, in units of the training set
+        return 1 + (t.copies if t.set != "train" else 0) + (t.set == "aux")
+
     for tr in TRANSFERS:
-        suite = replace(base, teachers={args.teacher: teacher}, pairs=pairs, transfer=tr)
+        # the same number of optimiser steps on every transfer set: epochs scaled by its size
+        scale = size(base.transfer) / size(tr)
+        students = {n: replace(s, train=replace(s.train, epochs=round(s.train.epochs * scale)))
+                    for n, s in base.students.items()}
+        ms = {n: replace(m, train=tuple((k, round(v * scale) if k == "epochs" else v)
+                                        for k, v in m.train))
+              for n, m in base.methods.items()}
+        suite = replace(base, teachers={args.teacher: teacher}, pairs=pairs, transfer=tr,
+                        students=students, methods=ms)
         models = _run(suite, store, {"train_teacher", "transfer", "train_student"})
         t = store.job(next(m.transfer_job for m in models if m.role == "teacher")).read_json(
             "transfer_info.json")

@@ -66,7 +66,8 @@ from torch import nn
 from . import METHODS, Method
 from ..data.mnist5k import LabelledImages
 from ..prediction import Prediction
-from ..predictors import CHANNELS_LAST, batches
+from ..device import current
+from ..predictors import CHANNELS_LAST, batches, to_numpy
 from ..train import Curve, Loss, Monitor, TrainConfig, fit
 
 MAX_LOG_ALPHA = 50.0  # α ≤ exp(50) ≈ 5e21 in a Prediction (float64 closed forms stay finite)
@@ -78,14 +79,14 @@ class DirichletNet:
     (Dirichlet). ``offset`` is 0 for ``end2`` and 1 for ``end2-proxy``."""
 
     def __init__(self, net: nn.Module, *, offset: float = 0.0) -> None:
-        self.net = net.eval().to(memory_format=CHANNELS_LAST)
+        self.net = net.eval().to(current(), memory_format=CHANNELS_LAST)
         self.offset = offset
 
     def predict(self, x: torch.Tensor) -> Prediction:
         with torch.inference_mode():
             out = [self.net(b) for b in batches(x)]
         alphas = torch.cat(out).double().clamp(max=MAX_LOG_ALPHA).exp() + self.offset
-        return Prediction(alphas=alphas.numpy())
+        return Prediction(alphas=to_numpy(alphas))
 
 
 def temperature_at(epoch: int, *, t0: float, decay_epoch: int, decay_length: int) -> float:
