@@ -16,10 +16,11 @@ def test_smoke_run_writes_results_and_report(smoke):
     models = {"single", "ensemble", "mc_dropout", "small-none", "small-kd-single",
               "small-kd-ensemble", "small-kd-mc_dropout", "small-sample-kd-ensemble",
               "small-sample-kd-mc_dropout", "small-end2-ensemble", "small-end2-mc_dropout",
-              "small-hydra-ensemble", "small-hydra-mc_dropout"}
+              "small-hydra-ensemble", "small-hydra-mc_dropout", "small-end2-proxy-ensemble",
+              "small-end2-proxy-mc_dropout"}
     base = m[m.posthoc == "-"]
     assert set(base.model) == models
-    assert set(m.model) - models == {f"{x}+{c}" for x in models for c in ("temperature", "histogram", "isotonic")}
+    assert set(m.model) - models == {f"{x}+{c}" for x in models for c in ("temperature", "histogram", "isotonic", "beta")}
     for model in set(m.model):
         fams = set(m[m.model == model].split)
         assert fams == {"id", "corrupt", "shift", "ood"}, (model, fams)
