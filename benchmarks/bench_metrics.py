@@ -27,7 +27,7 @@ import warnings
 import numpy as np
 
 from kdbench import metrics as M
-from kdbench.evaluate import (HIST_BINS, N_BINS, histogram, labelled_metrics, ood_metrics,
+from kdbench.evaluate import (N_BINS, histogram, labelled_metrics, ood_metrics,
                               risk_at_coverage, uncertainty_scores)
 from kdbench.metrics import calibration as C
 from kdbench.posthoc import CALIBRATORS

@@ -129,6 +129,11 @@ def collect(suite: Suite, models: list[ModelEntry], store: RunStore,
     _write(tables["fidelity"], out_dir / "fidelity.csv", ["seed", "model", "reference"] + KEYS + ["metric"])
     info_rows = []
     stage = {"train_teacher": 0.0, "transfer": 0.0, "train_student": 0.0, "evaluate": 0.0}
+    train_info = {m.train_job: store.job(m.train_job).read_json("train_info.json")
+                  for m in models if store.is_done(m.train_job)}
+    transfer_info = {m.transfer_job: store.job(m.transfer_job).read_json("transfer_info.json")
+                     for m in models if m.role == "teacher" and m.transfer_job != "-"
+                     and store.is_done(m.transfer_job)}
     seen: set[str] = set()
     devices: set[str] = set()
     for m in models:
@@ -136,18 +141,15 @@ def collect(suite: Suite, models: list[ModelEntry], store: RunStore,
             ev = store.job(m.eval_job).read_json("eval_info.json")
             stage["evaluate"] += ev["seconds"]
             devices.add(ev.get("device", "cpu"))
-        if m.train_job not in seen and (store.job(m.train_job).path / "train_info.json").exists():
-            stage[f"train_{m.role}"] += sum(store.job(m.train_job).read_json("train_info.json")["seconds"])
-        if (m.role == "teacher" and m.transfer_job not in seen and m.transfer_job != "-"
-                and (store.job(m.transfer_job).path / "transfer_info.json").exists()):
-            stage["transfer"] += store.job(m.transfer_job).read_json("transfer_info.json")["seconds"]
-        seen |= {m.eval_job, m.train_job, m.transfer_job}
-    curves = {m.train_job: store.job(m.train_job).read_json("train_info.json")["curves"]
-              for m in models if store.is_done(m.train_job)}
+        if m.train_job not in seen and m.train_job in train_info:
+            stage[f"train_{m.role}"] += sum(train_info[m.train_job]["seconds"])
+        seen |= {m.eval_job, m.train_job}
+    stage["transfer"] = sum(t["seconds"] for t in transfer_info.values())
 
     def final_acc(job: str) -> float | None:
         """The lowest final training accuracy over a job's networks."""
-        accs = [c[-1].get("train_acc") for c in curves.get(job, []) if c]
+        nets = train_info[job]["curves"] if job in train_info else []
+        accs = [c[-1].get("train_acc") for c in nets if c]
         return min(accs) if accs and None not in accs else None
 
     teacher_acc = {(m.seed, m.model): final_acc(m.train_job) for m in models if m.role == "teacher"}
@@ -157,9 +159,8 @@ def collect(suite: Suite, models: list[ModelEntry], store: RunStore,
                else "missing", "parameters": None, "train_seconds": None, "members": None,
                "epochs": None, "final_train_loss": None, "final_train_acc": None,
                "final_val_nll": None, "converged": None, "ms_per_image": None}
-        job = store.job(m.train_job)
-        if store.is_done(m.train_job):
-            info = job.read_json("train_info.json")
+        if m.train_job in train_info:
+            info = train_info[m.train_job]
             nets = info["curves"]
             if m.role == "teacher":
                 ref = None
@@ -174,20 +175,20 @@ def collect(suite: Suite, models: list[ModelEntry], store: RunStore,
                        final_train_acc=final_acc(m.train_job),
                        final_val_nll=round(max(c[-1].get("val_nll", float("nan")) for c in nets), 5),
                        converged=all(is_converged(c, reference_train_acc=ref) for c in nets))
-            if m.model not in {r["model"] for r in curve_rows if r["seed"] == m.seed}:
-                curve_rows += [{"seed": m.seed, "model": m.model, "member": i, "epoch": rec["epoch"],
-                                "metric": k, "value": v}
-                               for i, c in enumerate(nets) for rec in c for k, v in rec.items()
-                               if k != "epoch"]
+            curve_rows += [{"seed": m.seed, "model": m.model, "member": i, "epoch": rec["epoch"],
+                            "metric": k, "value": v}
+                           for i, c in enumerate(nets) for rec in c for k, v in rec.items()
+                           if k != "epoch"]
         if store.is_done(m.eval_job):
             ev = store.job(m.eval_job).read_json("eval_info.json")
             row["ms_per_image"] = round(ev.get("ms_per_image", float("nan")), 4)
         info_rows.append(row)
-    _write(pd.DataFrame(curve_rows), out_dir / "curves.csv", ["seed", "model", "member", "metric", "epoch"])
+    _write(pd.DataFrame(curve_rows), out_dir / "curves.csv",
+           ["seed", "model", "member", "metric", "epoch"])
     transfer_rows = []
     for m in models:
-        if m.role == "teacher" and m.transfer_job != "-" and store.is_done(m.transfer_job):
-            t = store.job(m.transfer_job).read_json("transfer_info.json")
+        if m.role == "teacher" and m.transfer_job in transfer_info:
+            t = transfer_info[m.transfer_job]
             transfer_rows.append({"seed": m.seed, "teacher": m.model, "transfer": t["set"],
                                   "copies": t["copies"], "images": t["images"],
                                   "labelled": t["labelled"], "samples": t["samples"],

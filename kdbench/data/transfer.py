@@ -104,7 +104,8 @@ def _build(train: LabelledImages, kind: str, copies: int, seed: int) -> Labelled
     return LabelledImages(torch.cat(xs).contiguous(), torch.cat(ys))
 
 
-def transfer_set(train: LabelledImages, kind: str, *, copies: int = 0, seed: int = 0) -> LabelledImages:
+def transfer_set(train: LabelledImages, kind: TransferKind, *, copies: int = 0,
+                 seed: int = 0) -> LabelledImages:
     """The transfer set of ``kind`` built from the training images ``train``: labels are the
     class, or −1 for unlabelled auxiliary images. ``copies`` augmented copies for ``augment``
     and ``aux`` (ignored for ``train``). Cached per process for the last two calls."""
