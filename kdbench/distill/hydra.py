@@ -121,14 +121,14 @@ class Hydra(Method):
                     *, config: TrainConfig, seed: int, desc: str, progress: bool,
                     monitor: Monitor | None) -> Curve:
         e1, e2 = self.phase_epochs(config.epochs)
-        synced = None
-        if monitor is not None:
-            def synced(model: nn.Module) -> dict[str, float]:
-                model.copy_first_head()
-                return monitor(model)
+        def synced(model: nn.Module) -> dict[str, float]:
+            model.copy_first_head()
+            return monitor(model)
+
         curve1 = fit(net, data, self.phase1_loss(teacher_probs),
                      config=dataclasses.replace(config, epochs=e1), seed=seed,
-                     desc=f"{desc} (1/2)", progress=progress, monitor=synced)
+                     desc=f"{desc} (1/2)", progress=progress,
+                     monitor=synced if monitor is not None else None)
         net.copy_first_head()
         curve2 = fit(net, data, self.make_loss(teacher_probs),
                      config=dataclasses.replace(config, epochs=e2), seed=seed + 1,
