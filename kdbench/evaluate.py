@@ -4,7 +4,11 @@ For a labelled split the rows are accuracy, NLL, Brier, every calibration varian
 (`kdbench.metrics.calibration_metrics`), the selective-prediction areas (AURC, E-AURC, AUGRC) and the mean uncertainties (total entropy, expected entropy =
 aleatoric, mutual information = epistemic, and the variation ratio for models with samples),
 plus the reliability bins of the top-label confidence. Accuracy, NLL, Brier and ECE carry a 95%
-percentile-bootstrap interval (1,000 resamples, seed 0) in ``ci_low``/``ci_high``.
+percentile-bootstrap interval (1,000 resamples, seed 0) in ``ci_low``/``ci_high``. With a
+calibration set (the model's — or post-hoc variant's — own predictions on the validation split)
+the rows also hold split conformal prediction sets at ``CONFORMAL_ALPHA`` = 0.1 (90% target
+coverage): ``coverage_lac``, ``set_size_lac``, ``coverage_aps``, ``set_size_aps``
+(`kdbench.metrics.conformal`).
 
 For an OOD split the rows are the mean uncertainties and, for each score against the ID test
 split — ``msp`` (1 − max mean probability), ``entropy`` (total predictive entropy) and ``mi``
@@ -22,6 +26,7 @@ from .prediction import Prediction
 N_BINS = 15
 HIST_BINS = 30
 BOOTSTRAP = 1000
+CONFORMAL_ALPHA = 0.1
 OOD = {"auroc": M.auroc, "aupr_out": M.aupr_out, "aupr_in": M.aupr_in, "fpr95": M.fpr_at_tpr}
 
 Row = tuple[str, float, float, float]  # metric, value, ci_low, ci_high
@@ -46,12 +51,20 @@ def mean_uncertainty(pred: Prediction) -> list[Row]:
     return [(k, v, np.nan, np.nan) for k, v in rows]
 
 
-def labelled_metrics(pred: Prediction, labels: np.ndarray) -> list[Row]:
+def labelled_metrics(pred: Prediction, labels: np.ndarray,
+                     calibration: tuple[np.ndarray, np.ndarray] | None = None) -> list[Row]:
     """Every labelled-split metric on the predictive mean (`kdbench.metrics.labelled_set`: one
     validation, one fused pass, one bootstrap resample matrix for the four CIs), then the
-    mean uncertainties."""
-    values = M.labelled_set(pred.mean(), labels, n_bins=N_BINS, n_boot=BOOTSTRAP)
-    return [(name, *v) for name, v in values.items()] + mean_uncertainty(pred)
+    mean uncertainties, then — given ``calibration`` = (predictive means ``(n, K)``, labels
+    ``(n,)``) of the same model on the validation split — the conformal coverage and mean set
+    size of `kdbench.metrics.conformal_set` at ``CONFORMAL_ALPHA`` (no interval)."""
+    mean = pred.mean()
+    values = M.labelled_set(mean, labels, n_bins=N_BINS, n_boot=BOOTSTRAP)
+    rows = [(name, *v) for name, v in values.items()] + mean_uncertainty(pred)
+    if calibration is not None:
+        sets = M.conformal_set(calibration[0], calibration[1], mean, labels, alpha=CONFORMAL_ALPHA)
+        rows += [(k, v, np.nan, np.nan) for k, v in sets.items()]
+    return rows
 
 
 def ood_metrics(pred_in: Prediction, pred_out: Prediction) -> list[Row]:

@@ -17,7 +17,8 @@ from the monitor below training accuracy (first ``MONITOR_TRAIN`` training image
 accuracy and NLL, and the median Dirichlet precision α0 (Dirichlet students) or the mean
 mutual information of its samples on the validation split (multi-sample models), in
 ``train_info.json`` under ``curves`` (one list per network).
-* ``evaluate``: predicts every evaluation split and writes ``metrics.csv`` (long format),
+* ``evaluate``: predicts every evaluation split and writes ``metrics.csv`` (long format;
+  conformal sets calibrated on each variant's own validation predictions),
   ``reliability.csv``, ``histograms.csv``, ``risk_coverage.csv`` and per-example
   ``predictions.npz``.
 """
@@ -191,11 +192,12 @@ def evaluate(job: Job, store: RunStore, progress: bool) -> None:
     predictor = _predictor(cfg["model"], store, cfg["model_job"], ds.num_classes)
     out = store.begin(job.id, cfg)
     start = time.perf_counter()
-    calibrators = {}
-    if cfg.get("posthoc"):
-        val_pred = predictor.predict(ds.val.x)
-        calibrators = {name: CALIBRATORS.create(name).fit(val_pred, ds.val.y.numpy())
-                       for name in cfg["posthoc"]}
+    val_pred, val_y = predictor.predict(ds.val.x), ds.val.y.numpy()
+    calibrators = {name: CALIBRATORS.create(name).fit(val_pred, val_y)
+                   for name in cfg.get("posthoc") or ()}
+    # conformal sets: each variant calibrated on its own validation predictions
+    conformal_cal = {"-": (val_pred.mean(), val_y),
+                     **{name: (c.transform(val_pred).mean(), val_y) for name, c in calibrators.items()}}
     rows, rel, hist, rc, arrays = [], [], [], [], {}
     id_preds: dict = {}
     predict_seconds, images = 0.0, 0
@@ -209,7 +211,7 @@ def evaluate(job: Job, store: RunStore, progress: bool) -> None:
         base = {"split": split.split, "dataset": split.dataset, "severity": split.severity}
         for variant, vpred in variants.items():
             if split.y is not None:
-                values = labelled_metrics(vpred, split.y.numpy())
+                values = labelled_metrics(vpred, split.y.numpy(), conformal_cal[variant])
                 if split.split == "id":
                     id_preds[variant] = vpred
             else:

@@ -10,10 +10,11 @@ Conventions (docs/metrics.md has every formula and reference):
 * OOD: OOD is the positive class and a higher score means "more likely OOD".
 
 Modules by role: `scores` (accuracy, NLL, Brier, entropy), `calibration`, `ood`, `selective`,
-`fidelity`, `bootstrap`, and `fused` (every labelled-split metric after one validation); uncertainty of samples / Dirichlets lives in `kdbench.prediction`.
+`fidelity`, `bootstrap`, `conformal` (split conformal sets: coverage and set size), and `fused` (every labelled-split metric after one validation); uncertainty of samples / Dirichlets lives in `kdbench.prediction`.
 """
 
 from .bootstrap import bootstrap_ci
+from .conformal import conformal_quantile, conformal_set, split_conformal
 from .calibration import (adaptive_ece, calibration_metrics, classwise_ece, ece, ece_debiased,
                           mce, reliability_bins)
 from .fused import labelled_set
@@ -25,7 +26,8 @@ from .validation import check_probs, check_scores
 
 __all__ = [
     "EPS", "accuracy", "adaptive_ece", "agreement", "aupr_in", "aupr_out", "augrc", "aurc",
-    "auroc", "bootstrap_ci", "brier", "calibration_metrics", "check_probs", "check_scores", "classwise_ece", "eaurc",
+    "auroc", "bootstrap_ci", "brier", "calibration_metrics", "check_probs", "check_scores", "classwise_ece",
+    "conformal_quantile", "conformal_set", "eaurc",
     "ece", "ece_debiased", "entropy", "fpr_at_tpr", "kl_divergence", "kl_per_example", "labelled_set", "mce",
-    "nll", "reliability_bins", "retention", "risk_coverage",
+    "nll", "reliability_bins", "retention", "risk_coverage", "split_conformal",
 ]
