@@ -1,11 +1,12 @@
 """Collect: the evaluate jobs' outputs -> aggregated results in ``results/<suite>/``.
 
-Long format, one row per (seed, model, split, dataset, severity, metric) in ``metrics.csv``
+Long format, one row per (seed, model, split, dataset, severity, metric) in ``metrics.csv.gz``
 with the model's identity columns ``seed, model, role, teacher, method, student, posthoc``
 (a post-hoc calibrated variant is a model of its own, ``<model>+<calibrator>``); the small
-aggregates the figures need in ``reliability.csv`` (per confidence bin) and
-``histograms.csv`` (entropy / MI histograms), ``risk_coverage.csv`` (risk at coverage
-0.05..1.0), ``fidelity.csv`` (teacher–student agreement and KL per split); ``models.csv`` lists every model of the suite with
+aggregates the figures need in ``reliability.csv.gz`` (per confidence bin) and
+``histograms.csv.gz`` (entropy / MI histograms), ``risk_coverage.csv.gz`` (risk at coverage
+0.05..1.0), ``fidelity.csv.gz`` (teacher–student agreement and KL per split) — the per-split
+tables gzip-compressed (`kdbench.results_files`); ``models.csv`` lists every model of the suite with
 ``status`` ok/missing (a failed job), parameters, training time, final training/validation
 numbers and ``converged`` (`kdbench.train.is_converged`: for a teacher, every member's run;
 for a student, its run against its teacher's training accuracy — the best teacher's of the
@@ -28,6 +29,7 @@ import torch
 from . import __version__
 from .config import Suite
 from .plan import ModelEntry
+from .results_files import write_table
 from .store import RunStore, atomic_write_text
 from .train import is_converged
 
@@ -50,12 +52,6 @@ def _gather(models: list[ModelEntry], store: RunStore, name: str) -> pd.DataFram
             df.loc[variant != "-", "model"] = df.model + "+" + variant
         frames.append(df)
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-
-
-def _write(df: pd.DataFrame, path: Path, sort: list[str]) -> None:
-    if not df.empty:
-        df = df.sort_values(sort, kind="stable").reset_index(drop=True)
-    atomic_write_text(path, df.to_csv(index=False, float_format="%.10g"))
 
 
 def fidelity(models: list[ModelEntry], store: RunStore) -> pd.DataFrame:
@@ -112,8 +108,8 @@ def _commit() -> str:
 
 def collect(suite: Suite, models: list[ModelEntry], store: RunStore,
             out_dir: Path) -> dict[str, pd.DataFrame]:
-    """Write ``metrics.csv``, ``reliability.csv``, ``histograms.csv``, ``models.csv`` and
-    ``run_info.json`` under ``out_dir``; returns the three tables."""
+    """Write the results tables (`kdbench.results_files`) and ``run_info.json`` under
+    ``out_dir``; returns the per-split tables."""
     out_dir.mkdir(parents=True, exist_ok=True)
     tables = {
         "metrics": _gather(models, store, "metrics.csv"),
@@ -122,11 +118,11 @@ def collect(suite: Suite, models: list[ModelEntry], store: RunStore,
         "risk_coverage": _gather(models, store, "risk_coverage.csv"),
         "fidelity": fidelity(models, store),
     }
-    _write(tables["metrics"], out_dir / "metrics.csv", ID_COLS[:2] + KEYS + ["metric"])
-    _write(tables["reliability"], out_dir / "reliability.csv", ID_COLS[:2] + KEYS + ["bin"])
-    _write(tables["histograms"], out_dir / "histograms.csv", ID_COLS[:2] + KEYS + ["quantity", "bin"])
-    _write(tables["risk_coverage"], out_dir / "risk_coverage.csv", ID_COLS[:2] + KEYS + ["coverage"])
-    _write(tables["fidelity"], out_dir / "fidelity.csv", ["seed", "model", "reference"] + KEYS + ["metric"])
+    write_table(tables["metrics"], out_dir, "metrics", sort=ID_COLS[:2] + KEYS + ["metric"])
+    write_table(tables["reliability"], out_dir, "reliability", sort=ID_COLS[:2] + KEYS + ["bin"])
+    write_table(tables["histograms"], out_dir, "histograms", sort=ID_COLS[:2] + KEYS + ["quantity", "bin"])
+    write_table(tables["risk_coverage"], out_dir, "risk_coverage", sort=ID_COLS[:2] + KEYS + ["coverage"])
+    write_table(tables["fidelity"], out_dir, "fidelity", sort=["seed", "model", "reference"] + KEYS + ["metric"])
     info_rows = []
     stage = {"train_teacher": 0.0, "transfer": 0.0, "train_student": 0.0, "evaluate": 0.0}
     train_info = {m.train_job: store.job(m.train_job).read_json("train_info.json")
@@ -183,8 +179,7 @@ def collect(suite: Suite, models: list[ModelEntry], store: RunStore,
             ev = store.job(m.eval_job).read_json("eval_info.json")
             row["ms_per_image"] = round(ev.get("ms_per_image", float("nan")), 4)
         info_rows.append(row)
-    _write(pd.DataFrame(curve_rows), out_dir / "curves.csv",
-           ["seed", "model", "member", "metric", "epoch"])
+    write_table(pd.DataFrame(curve_rows), out_dir, "curves", sort=["seed", "model", "member", "metric", "epoch"])
     transfer_rows = []
     for m in models:
         if m.role == "teacher" and m.transfer_job in transfer_info:
@@ -194,8 +189,8 @@ def collect(suite: Suite, models: list[ModelEntry], store: RunStore,
                                   "labelled": t["labelled"], "samples": t["samples"],
                                   **{k: t[k] for k in ("mean_mi", "disagreement", "mean_mi_train",
                                                        "disagreement_train")}})
-    _write(pd.DataFrame(transfer_rows), out_dir / "transfer.csv", ["seed", "teacher"])
-    _write(pd.DataFrame(info_rows), out_dir / "models.csv", ID_COLS[:2])
+    write_table(pd.DataFrame(transfer_rows), out_dir, "transfer", sort=["seed", "teacher"])
+    write_table(pd.DataFrame(info_rows), out_dir, "models", sort=ID_COLS[:2])
     run_info = {
         "commit": _commit(),
         "suite": suite.name, "description": suite.description, "seeds": list(suite.seeds),

@@ -6,6 +6,7 @@ dependants, the store as the single source of truth, a killed worker — in seco
 suite checks that the numbers are byte-identical across executors.
 """
 
+import gzip
 import json
 import os
 import re
@@ -141,7 +142,7 @@ def counts(stdout: str) -> tuple[int, int]:
 
 
 def metrics(wd: Path) -> bytes:
-    return (wd / "results/smoke/metrics.csv").read_bytes()
+    return (wd / "results/smoke/metrics.csv.gz").read_bytes()
 
 
 @pytest.fixture(scope="module")
@@ -196,5 +197,5 @@ def test_failing_job_under_processes_is_reported_like_local(local_run, tmp_path,
     assert "job failed: train student small-bad (seed 0): TrainingDiverged" in err
     assert "1 job(s) failed, 1 skipped" in err
     assert counts(out)[0] == 1  # the removed evaluation, computed beside the failing job
-    m = (tmp_path / "results/fails/metrics.csv").read_text()
+    m = gzip.decompress((tmp_path / "results/fails/metrics.csv.gz").read_bytes()).decode()
     assert "small-bad" not in m and "small-kd-ensemble" in m

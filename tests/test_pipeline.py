@@ -12,7 +12,7 @@ from kdbench.cli import main
 def test_smoke_run_writes_results_and_report(smoke):
     wd, out = smoke
     assert "time per stage:" in out and "report:" in out
-    m = pd.read_csv(wd / "results/smoke/metrics.csv")
+    m = pd.read_csv(wd / "results/smoke/metrics.csv.gz")
     models = {"single", "ensemble", "mc_dropout", "small-none", "small-kd-single",
               "small-kd-ensemble", "small-kd-mc_dropout", "small-sample-kd-ensemble",
               "small-sample-kd-mc_dropout", "small-end2-ensemble", "small-end2-mc_dropout",
@@ -37,7 +37,7 @@ def test_smoke_run_writes_results_and_report(smoke):
     # the teachers learned something: ID accuracy well above chance
     acc = m[(m.split == "id") & (m.metric == "accuracy")].set_index("model").value
     assert acc["ensemble"] > 0.5
-    rel = pd.read_csv(wd / "results/smoke/reliability.csv")
+    rel = pd.read_csv(wd / "results/smoke/reliability.csv.gz")
     assert (rel.groupby(["model", "split", "dataset", "severity"])["count"].sum() > 0).all()
     report = (wd / "reports/smoke/report.md").read_text()
     for fig in ("reliability", "metric_vs_severity", "ood_entropy"):
@@ -50,26 +50,26 @@ def test_smoke_run_writes_results_and_report(smoke):
 
 def test_rerun_uses_the_store_and_gives_identical_results(smoke, capsys):
     wd, _ = smoke
-    before = (wd / "results/smoke/metrics.csv").read_bytes()
+    before = (wd / "results/smoke/metrics.csv.gz").read_bytes()
     assert main(["run", "all", "--suite", "smoke", "--workdir", str(wd), "--quiet"]) == 0
     out = capsys.readouterr().out
     from kdbench.config import load_suite
     from kdbench.plan import plan
 
     assert f"0 jobs run, {len(plan(load_suite('smoke'))[0])} from the store" in out
-    assert (wd / "results/smoke/metrics.csv").read_bytes() == before
+    assert (wd / "results/smoke/metrics.csv.gz").read_bytes() == before
 
 
 def test_corrupted_store_file_is_redone_with_same_numbers(smoke, capsys):
     wd, _ = smoke
-    before = (wd / "results/smoke/metrics.csv").read_bytes()
+    before = (wd / "results/smoke/metrics.csv.gz").read_bytes()
     victim = next((wd / "runs").glob("train_student-*/weights.pt"))
     victim.write_bytes(victim.read_bytes()[:100])  # truncate
     with pytest.warns(UserWarning, match="does not match its checksum"):
         assert main(["run", "all", "--suite", "smoke", "--workdir", str(wd), "--quiet"]) == 0
     out = capsys.readouterr().out
     assert "1 jobs run" in out  # only the student: retrained bit-identically, its evaluation stands
-    assert (wd / "results/smoke/metrics.csv").read_bytes() == before
+    assert (wd / "results/smoke/metrics.csv.gz").read_bytes() == before
 
 
 def test_figures_command_regenerates_from_results(smoke, capsys):

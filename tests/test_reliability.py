@@ -31,13 +31,13 @@ def reference(tmp_path_factory):
     wd = tmp_path_factory.mktemp("ref")
     out = subprocess.run(SMOKE + ["--workdir", str(wd)], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
-    return (wd / "results/smoke/metrics.csv").read_bytes()
+    return (wd / "results/smoke/metrics.csv.gz").read_bytes()
 
 
 def test_same_seed_same_bytes_in_a_fresh_workdir(reference, tmp_path):
     out = subprocess.run(SMOKE + ["--workdir", str(tmp_path)], capture_output=True, text=True)
     assert out.returncode == 0
-    assert (tmp_path / "results/smoke/metrics.csv").read_bytes() == reference
+    assert (tmp_path / "results/smoke/metrics.csv.gz").read_bytes() == reference
 
 
 def test_sigkill_at_several_points_then_resume(reference, tmp_path):
@@ -60,7 +60,7 @@ def test_sigkill_at_several_points_then_resume(reference, tmp_path):
     out = subprocess.run(SMOKE + ["--workdir", str(tmp_path)], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert jobs_run(out.stdout) == N_JOBS - done_before  # nothing finished is recomputed
-    assert (tmp_path / "results/smoke/metrics.csv").read_bytes() == reference
+    assert (tmp_path / "results/smoke/metrics.csv.gz").read_bytes() == reference
 
 
 def test_two_concurrent_runs_share_the_work(reference, tmp_path):
@@ -69,7 +69,7 @@ def test_two_concurrent_runs_share_the_work(reference, tmp_path):
     outs = [p.communicate(timeout=300) for p in procs]
     assert all(p.returncode == 0 for p in procs), [o[1] for o in outs]
     assert sum(jobs_run(o[0]) for o in outs) == N_JOBS  # every job computed exactly once
-    assert (tmp_path / "results/smoke/metrics.csv").read_bytes() == reference
+    assert (tmp_path / "results/smoke/metrics.csv.gz").read_bytes() == reference
 
 
 def test_failing_job_is_reported_and_the_rest_goes_on(tmp_path, capsys):

@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import UserError
+from ..results_files import table_name, table_path
 from ..store import atomic_write_text
 from .document import Block, Bullets, Figure, Heading, Paragraph, Table, to_html, to_markdown
 from .figures import write_figures
@@ -19,15 +20,15 @@ from .tables import (NOT_CONVERGED, base_models, convergence_flags, corruption_t
                      transfer_table, write_table)
 
 REQUIRED = {
-    "metrics.csv": ["seed", "model", "role", "teacher", "method", "student", "split", "dataset",
+    "metrics": ["seed", "model", "role", "teacher", "method", "student", "split", "dataset",
                     "severity", "metric", "value"],
-    "reliability.csv": ["seed", "model", "split", "dataset", "severity", "bin", "lo", "hi",
+    "reliability": ["seed", "model", "split", "dataset", "severity", "bin", "lo", "hi",
                         "count", "confidence", "accuracy"],
-    "histograms.csv": ["seed", "model", "split", "dataset", "severity", "quantity", "bin", "lo",
+    "histograms": ["seed", "model", "split", "dataset", "severity", "quantity", "bin", "lo",
                        "hi", "count"],
-    "risk_coverage.csv": ["seed", "model", "split", "dataset", "severity", "coverage", "risk"],
-    "curves.csv": ["seed", "model", "member", "epoch", "metric", "value"],
-    "transfer.csv": ["seed", "teacher", "transfer", "images", "mean_mi", "disagreement"],
+    "risk_coverage": ["seed", "model", "split", "dataset", "severity", "coverage", "risk"],
+    "curves": ["seed", "model", "member", "epoch", "metric", "value"],
+    "transfer": ["seed", "teacher", "transfer", "images", "mean_mi", "disagreement"],
 }
 
 CONVENTIONS = (
@@ -84,13 +85,13 @@ def read_results(path: Path) -> pd.DataFrame:
     try:
         df = pd.read_csv(path)
     except pd.errors.EmptyDataError:
-        return pd.DataFrame(columns=REQUIRED.get(path.name, []))
+        return pd.DataFrame(columns=REQUIRED.get(table_name(path), []))
     except (pd.errors.ParserError, UnicodeDecodeError) as e:
         raise UserError(f"results file {path} is not valid CSV: {str(e).splitlines()[0]}") from None
-    missing = [c for c in REQUIRED.get(path.name, []) if c not in df.columns]
+    missing = [c for c in REQUIRED.get(table_name(path), []) if c not in df.columns]
     if missing:
         raise UserError(f"results file {path} lacks column(s) {', '.join(missing)}; expected "
-                        f"{', '.join(REQUIRED[path.name])} — regenerate it with 'run all'")
+                        f"{', '.join(REQUIRED[table_name(path)])} — regenerate it with 'run all'")
     return df
 
 
@@ -191,13 +192,14 @@ def write_report(suite: str, results: Path, out: Path, *, failed: list[str] | No
     if not results.is_dir():
         raise UserError(f"no results for suite '{suite}' in {results}; run "
                         f"'python -m kdbench run all --suite {suite}' first")
-    everything = read_results(results / "metrics.csv")
+    everything = read_results(table_path(results, "metrics"))
     if everything.empty:
-        raise UserError(f"{results / 'metrics.csv'} has no rows: every job of suite '{suite}' failed")
+        raise UserError(f"{table_path(results, 'metrics')} has no rows: every job of suite '{suite}' failed")
     metrics = base_models(everything)
     info = json.loads((results / "run_info.json").read_text()) if (results / "run_info.json").exists() else {}
     models_info = pd.read_csv(results / "models.csv") if (results / "models.csv").exists() else pd.DataFrame()
-    fid = pd.read_csv(results / "fidelity.csv") if (results / "fidelity.csv").exists() else None
+    fid = (pd.read_csv(table_path(results, "fidelity")) if table_path(results, "fidelity").exists()
+           else None)
     if fid is not None and fid.empty:
         fid = None
     transfer = _optional(results / "transfer.csv")

@@ -1,26 +1,34 @@
-"""Paper figures from ``results/<suite>/`` alone (no runs/, no retraining).
+"""Paper figures from ``results/<suite>/`` alone (no runs/, no retraining), legible at 40 models.
 
-Stable file names under ``reports/<suite>/figures/`` in PNG (150 dpi) and/or PDF/SVG, one
-colour per model in every figure (teachers solid, students hatched or dashed). Matplotlib's
-Agg backend with fixed metadata, so the same results give byte-identical files.
+Every figure uses the one key of `kdbench.report.style` (colour = teacher group, marker =
+method, fill = compressed variant, short labels) and groups models by teacher: figures whose
+panels would crowd draw **one panel row per group** (a teacher with its students; the
+labels-only students last). Error bars are two-sided 95% Student-t intervals over seeds
+(`kdbench.report.stats.seed_interval`; none with one seed). Severities are read from the
+results, never assumed. Stable file names under ``reports/<suite>/figures/`` in PNG (150 dpi)
+and/or PDF/SVG; Matplotlib's Agg backend with fixed metadata, so the same results give the
+same bytes.
 
 | file | what |
 |---|---|
-| reliability | reliability diagrams, models x (ID, shift, severity 3, severity 5), counts beneath |
-| metric_vs_severity | accuracy / ECE / NLL / Brier box plots over corruption types per severity |
-| ece_by_corruption_sev3, _sev5 | heatmap corruption x model of ECE at severity 3 / 5 |
-| ood_entropy, ood_mi | predictive entropy / mutual information densities, ID vs shift vs OOD sets |
-| ood_auroc | OOD AUROC per score (msp, entropy, mi), grouped bars per OOD set |
-| retention | teacher metric vs student metric, y = x line, marker per method |
-| accuracy_vs_ece | accuracy vs ECE, one point per (model, split) |
-| risk_coverage | risk–coverage curves on the ID split and at severity 5 |
-| training_curves | validation NLL and training accuracy per epoch, one column per group (teachers, the students of each teacher, labels-only), one thin line per seed and network; only when ``curves.csv`` exists |
+| forest | paired per-seed differences student − labels-only and student − teacher, 95% t-intervals, for ID NLL, corruption ECE, shift NLL, OOD AUROC |
+| reliability | per group: accuracy − confidence per bin and model, bin counts beneath; ID, shift, corrupted at the highest severity; bins under `MIN_BIN` examples left out |
+| metric_vs_severity | per group: accuracy / ECE / NLL / Brier against severity (mean over corruption types) |
+| conformal | per group: coverage and mean set size of 90% conformal sets (LAC, APS) against severity, and on the shift split |
+| ece_by_corruption_sev<S> | heatmap model x corruption of ECE at the middle and the highest severity of the results |
+| ood_entropy, ood_mi | per group: density of predictive entropy / mutual information on ID, shift and each OOD set |
+| ood_auroc | OOD AUROC (mean over the natural OOD sets) per model and score |
+| retention | teacher value (x) against student value (y), y = x dashed |
+| accuracy_vs_ece | accuracy against ECE on the ID split, the natural shift and the corruptions (mean) |
+| risk_coverage | per group: risk–coverage curves on the ID split and at the highest severity |
+| training_curves | validation NLL and training accuracy per epoch, one column per group; only when ``curves.csv`` exists |
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import matplotlib
@@ -31,22 +39,20 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from .tables import base_models, family_mean, model_order, severity_table  # noqa: E402
+from .stats import paired_difference, seed_interval  # noqa: E402
+from .style import Key, add_key, figure_models, make_key  # noqa: E402
+from .tables import SYNTHETIC_OOD, families, labels_only_baseline, model_order  # noqa: E402
 
-REL_ROWS = [("id", None, "ID test"), ("shift", None, "natural shift"),
-            ("corrupt", 3, "corrupted, sev. 3"), ("corrupt", 5, "corrupted, sev. 5")]
 METRIC_TITLES = {"accuracy": "accuracy", "ece": "ECE (15 bins)", "nll": "NLL (nats)",
                  "brier": "Brier (sum over classes)"}
-MARKERS = {"-": "o", "none": "s", "kd": "^"}
+MIN_BIN = 30  # reliability bins with fewer examples (pooled over seeds) are left out
+FOREST = [("id", "nll", "ID NLL", False), ("corrupt", "ece", "corruption ECE", False),
+          ("shift", "nll", "shift NLL", False), ("ood", "auroc_entropy", "OOD AUROC (H)", True)]
 STYLE = {"font.size": 9, "axes.titlesize": 9, "axes.labelsize": 9, "legend.fontsize": 8,
          "xtick.labelsize": 8, "ytick.labelsize": 8, "svg.hashsalt": "kdbench",
          "pdf.compression": 6, "figure.dpi": 100}
 
-
-def colours(models: list[str]) -> dict[str, tuple]:
-    """A fixed colour per model (tab10, or tab20 beyond ten models) in model order."""
-    cmap = plt.get_cmap("tab10" if len(models) <= 10 else "tab20")
-    return {m: cmap(i % cmap.N) for i, m in enumerate(models)}
+Task = tuple[str, Callable[..., "plt.Figure | None"], tuple]
 
 
 def _save(fig: plt.Figure, out: Path, stem: str, formats: tuple[str, ...]) -> list[Path]:
@@ -61,216 +67,369 @@ def _save(fig: plt.Figure, out: Path, stem: str, formats: tuple[str, ...]) -> li
     return paths
 
 
-def _pooled_bins(rel: pd.DataFrame) -> pd.DataFrame:
-    """Pool reliability bins over splits and seeds: counts add, means weight by count."""
+def _interval(values: pd.Series, by: list[str]) -> pd.DataFrame:
+    """Mean and t half-width over seeds of ``values`` (a Series with a ``seed`` level),
+    grouped by the other levels ``by``: columns ``mean``, ``half`` (NaN with one seed)."""
+    rows = {}
+    for k, g in values.groupby(level=by, sort=False):
+        mean, lo, hi, _ = seed_interval(g.to_numpy())
+        rows[k] = (mean, (hi - lo) / 2)
+    out = pd.DataFrame.from_dict(rows, orient="index", columns=["mean", "half"])
+    if len(by) > 1 and len(out):
+        out.index = pd.MultiIndex.from_tuples(out.index, names=by)
+    return out
+
+
+def severities(metrics: pd.DataFrame) -> list[int]:
+    """The corruption severities present in the results, ascending."""
+    return sorted(int(s) for s in metrics.loc[metrics.split == "corrupt", "severity"].unique())
+
+
+def _grid(key: Key, ncols: int, *, width: float, height: float, sharex: bool = False,
+          sharey: bool | str = False):
+    groups = key.groups
+    fig, axes = plt.subplots(len(groups), ncols, figsize=(width * ncols + 1.8, height * len(groups) + 0.9),
+                             squeeze=False, layout="constrained", sharex=sharex, sharey=sharey)
+    return fig, axes, groups
+
+
+def _row_legend(ax: plt.Axes, key: Key, models: list[str]) -> None:
+    """The short labels of one group's models, outside the right of its last panel."""
+    handles = [plt.Line2D([], [], ls="", **key.style(m, ms=5), label=key.short_label(m))
+               for m in models]
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False,
+              fontsize=7, handletextpad=0.2, borderaxespad=0.0,
+              ncol=1 if len(handles) <= 9 else 2, columnspacing=0.6)
+
+
+def _line(ax: plt.Axes, x, y, key: Key, model: str, *, yerr=None, ls: str = "-", ms: float = 5) -> None:
+    ax.errorbar(x, y, yerr=yerr, ls=ls, lw=1.0, capsize=1.5, elinewidth=0.7,
+                **key.style(model, ms=ms))
+
+
+# --------------------------------------------------------------------------- figures
+
+
+def forest_figure(metrics: pd.DataFrame, key: Key) -> plt.Figure | None:
+    """Paired per-seed differences student − labels-only baseline (left block) and student −
+    teacher (right block), mean with its 95% t-interval, for `FOREST`: one row per student."""
+    fam = families(metrics)
+    ps = (fam.groupby(["model", "split", "metric", "seed"])["value"].mean())
+    ident = metrics[["model", "role", "teacher", "method", "student"]].drop_duplicates("model").set_index("model")
+    students = [m for m in key.models if key.method[m] != "teacher"]
+    if not students:
+        return None
+    refs = {"labels-only": {}, "teacher": {}}
+    for s in students:
+        base = labels_only_baseline(ident, s)
+        if base is not None and base != s:
+            refs["labels-only"][s] = base
+        if ident.at[s, "teacher"] != "-" and ident.at[s, "teacher"] in ident.index:
+            refs["teacher"][s] = ident.at[s, "teacher"]
+    blocks = [(k, v) for k, v in refs.items() if v]
+    if not blocks:
+        return None
+
+    def series(model: str, split: str, metric: str) -> pd.Series:
+        try:
+            return ps.loc[(model, split, metric)]
+        except KeyError:
+            return pd.Series(dtype=float)
+
+    n = len(students)
+    fig, axes = plt.subplots(1, len(FOREST) * len(blocks),
+                             figsize=(2.05 * len(FOREST) * len(blocks) + 2.2, 0.2 * n + 1.8),
+                             squeeze=False, layout="constrained", sharey=True)
+    y = np.arange(n)[::-1]
+    for b, (kind, ref) in enumerate(blocks):
+        for c, (split, metric, title, hib) in enumerate(FOREST):
+            ax = axes[0, b * len(FOREST) + c]
+            for yi, s in zip(y, students):
+                if s not in ref:
+                    continue
+                mean, lo, hi, _ = paired_difference(series(s, split, metric), series(ref[s], split, metric))
+                if not np.isfinite(mean):
+                    continue
+                err = None if not np.isfinite(lo) else [[mean - lo], [hi - mean]]
+                ax.errorbar([mean], [yi], xerr=err, ls="", capsize=1.5, elinewidth=0.8,
+                            **key.style(s, ms=5))
+            ax.axvline(0, color="0.3", lw=0.8)
+            ax.set_title(f"{title}\nstudent − {kind}", fontsize=8)
+            ax.set_xlabel("better →" if hib else "← better", fontsize=7)
+            ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(3, symmetric=True))
+            ax.tick_params(axis="x", labelsize=6, labelrotation=90)
+            ax.grid(axis="x", alpha=0.3)
+            ax.set_ylim(-0.7, n - 0.3)
+    axes[0, 0].set_yticks(y, [key.long_label(s) for s in students], fontsize=7)
+    add_key(fig, key)
+    return fig
+
+
+def reliability_figure(rel: pd.DataFrame, metrics: pd.DataFrame, key: Key) -> plt.Figure | None:
+    """Per group (row) and split (column): accuracy − confidence of each confidence bin
+    (pooled over seeds) against the bin's mean confidence, one line per model (above 0 =
+    under-confident, below = over-confident), and the bins' example counts beneath (log);
+    bins with fewer than `MIN_BIN` examples are left out."""
+    if rel.empty:
+        return None
+    sevs = severities(metrics)
+    cols = [("id", None, "ID test"), ("shift", None, "natural shift")]
+    if sevs:
+        cols.append(("corrupt", sevs[-1], f"corrupted, severity {sevs[-1]}"))
+    groups = key.groups
+    fig = plt.figure(figsize=(3.2 * len(cols) + 1.9, 2.9 * len(groups) + 0.9), layout="constrained")
+    outer = fig.add_gridspec(len(groups), len(cols))
     rel = rel.assign(conf_sum=rel["confidence"].fillna(0) * rel["count"],
                      acc_sum=rel["accuracy"].fillna(0) * rel["count"])
-    g = rel.groupby("bin").agg(lo=("lo", "first"), hi=("hi", "first"), count=("count", "sum"),
-                               conf_sum=("conf_sum", "sum"), acc_sum=("acc_sum", "sum"))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        g["confidence"] = g.conf_sum / g["count"]
-        g["accuracy"] = g.acc_sum / g["count"]
-    return g
-
-
-def reliability_figure(rel, models, out, formats) -> list[Path]:
-    """Reliability diagrams: accuracy per confidence bin (bars), the gap to the diagonal
-    shaded red, the share of examples per bin beneath (log scale), ECE of the pooled bins in
-    the title. Severity rows pool every corruption type."""
-    n_rows, n_cols = len(REL_ROWS), len(models)
-    fig = plt.figure(figsize=(1.9 * n_cols + 0.8, 2.45 * n_rows))
-    outer = fig.add_gridspec(n_rows, n_cols, hspace=0.32, wspace=0.2)
-    for r, (split, sev, label) in enumerate(REL_ROWS):
-        for c, model in enumerate(models):
-            inner = outer[r, c].subgridspec(2, 1, height_ratios=[3, 1], hspace=0.06)
+    pooled = rel.groupby(["model", "split", "severity", "bin"]).agg(
+        count=("count", "sum"), conf_sum=("conf_sum", "sum"), acc_sum=("acc_sum", "sum"))
+    for r, g in enumerate(groups):
+        members = [m for m in key.members(g) if m in set(rel.model)]
+        for c, (split, sev, title) in enumerate(cols):
+            inner = outer[r, c].subgridspec(2, 1, height_ratios=[3, 1], hspace=0.05)
             ax = fig.add_subplot(inner[0])
             axc = fig.add_subplot(inner[1], sharex=ax)
-            sel = rel[(rel.model == model) & (rel.split == split)]
-            if sev is not None:
-                sel = sel[sel.severity == sev]
-            ax.plot([0, 1], [0, 1], color="0.4", lw=0.8, ls="--")
-            if sel.empty:
-                ax.text(0.5, 0.5, "missing", ha="center", va="center")
-            else:
-                b = _pooled_bins(sel)
-                full = b["count"] > 0
-                lo, width = b.lo[full], (b.hi - b.lo)[full]
-                acc, conf = b.accuracy[full], b.confidence[full]
-                ax.bar(lo, acc, width=width, align="edge", color="#4C72B0", edgecolor="white", lw=0.4)
-                ax.bar(lo, conf - acc, bottom=acc, width=width, align="edge", color="#C44E52",
-                       alpha=0.4, edgecolor="#C44E52", lw=0.6)
-                share = b["count"] / b["count"].sum()
-                axc.bar(b.lo, share, width=b.hi - b.lo, align="edge", color="0.55")
-                axc.set_yscale("log")
-                axc.set_ylim(1e-3, 1.5)
-                w = b["count"][full] / b["count"].sum()
-                ece = float(np.sum(w * np.abs(acc - conf)))
-                ax.set_title(f"ECE {ece:.3f}", pad=2)
-            ax.set_xlim(0, 1)
-            ax.set_ylim(0, 1)
-            ax.set_xticks([0, 0.5, 1], ["0", "0.5", "1"])
-            ax.set_yticks([0, 0.5, 1])
-            axc.set_yticks([1e-3, 1e-1], ["1e-3", "0.1"])
-            axc.minorticks_off()
+            for m in members:
+                try:
+                    b = pooled.loc[(m, split)]
+                except KeyError:
+                    continue
+                if sev is not None:
+                    b = b.xs(sev, level="severity") if sev in b.index.get_level_values(0) else b.iloc[:0]
+                else:
+                    b = b.groupby(level="bin").sum()
+                b = b[b["count"] >= MIN_BIN]
+                if b.empty:
+                    continue
+                conf, acc = b.conf_sum / b["count"], b.acc_sum / b["count"]
+                _line(ax, conf, acc - conf, key, m, ms=4)
+                axc.plot(conf, b["count"], lw=0.8, **key.style(m, ms=3))
+            ax.axhline(0, color="0.3", lw=0.8, ls="--")
+            ax.set_xlim(0, 1.02)
             ax.tick_params(labelbottom=False)
-            if c > 0:
-                ax.tick_params(labelleft=False)
-                axc.tick_params(labelleft=False)
-            else:
-                ax.set_ylabel(f"{label}\naccuracy")
-                axc.set_ylabel("share", fontsize=7)
+            ax.grid(alpha=0.3)
+            axc.set_yscale("log")
+            axc.yaxis.set_major_locator(matplotlib.ticker.LogLocator(numticks=3))
+            axc.yaxis.set_minor_locator(matplotlib.ticker.NullLocator())
+            axc.set_xlabel("confidence (bin mean)", fontsize=7, labelpad=1)
             if r == 0:
-                ax.annotate(model, (0.5, 1.25), xycoords="axes fraction", ha="center",
-                            fontweight="bold")
-            axc.set_xlabel("confidence", fontsize=7, labelpad=1)
-    return _save(fig, out, "reliability", formats)
+                ax.set_title(title)
+            if c == 0:
+                ax.set_ylabel(f"{g}\naccuracy − confidence", fontsize=8)
+                axc.set_ylabel("examples", fontsize=7)
+            if c == len(cols) - 1:
+                _row_legend(ax, key, members)
+    add_key(fig, key)
+    return fig
 
 
-def severity_figure(metrics, models, cols, out, formats) -> list[Path]:
-    """Box plots over corruption types (mean over seeds) per severity; 'clean' is the ID split
-    (one value per model, a diamond)."""
-    fig, axes = plt.subplots(2, 2, figsize=(12, 7.5))
-    width = 0.8 / len(models)
-    for ax, metric in zip(axes.flat, METRIC_TITLES):
-        sel = metrics[metrics.metric == metric]
-        clean = sel[sel.split == "id"].groupby("model")["value"].mean()
-        corr = sel[sel.split == "corrupt"].groupby(["model", "severity", "dataset"])["value"].mean()
-        sevs = sorted(corr.index.get_level_values("severity").unique()) if len(corr) else []
-        for i, model in enumerate(models):
-            pos_offset = -0.4 + width * (i + 0.5)
-            ax.plot(pos_offset, clean.get(model, np.nan), marker="D", ms=4, color=cols[model],
-                    markeredgecolor="black", mew=0.4, ls="")
-            if not sevs:  # this metric has no corrupted split
-                continue
-            data = [corr.loc[(model, s)].to_numpy() if (model, s) in corr.index.droplevel(2) else [np.nan]
-                    for s in sevs]
-            bp = ax.boxplot(data, positions=np.arange(1, len(data) + 1) + pos_offset, widths=width * 0.85,
-                            patch_artist=True, showfliers=True, manage_ticks=False,
-                            flierprops={"markersize": 2, "markeredgecolor": cols[model]},
-                            medianprops={"color": "black", "lw": 0.8},
-                            whiskerprops={"color": cols[model]}, capprops={"color": cols[model]})
-            for patch in bp["boxes"]:
-                patch.set_facecolor(cols[model])
-                patch.set_alpha(0.85)
-        ax.set_xticks(range(len(sevs) + 1), ["clean"] + [str(s) for s in sevs])
-        ax.set_xlabel("corruption severity")
-        ax.set_title(METRIC_TITLES[metric])
-        ax.grid(axis="y", alpha=0.3)
-    handles = [plt.Rectangle((0, 0), 1, 1, color=cols[m]) for m in models]
-    fig.legend(handles, models, loc="lower center", ncol=min(len(models), 7), frameon=False)
-    fig.tight_layout(rect=(0, 0.05, 1, 1))
-    return _save(fig, out, "metric_vs_severity", formats)
+def _severity_values(metrics: pd.DataFrame, metric: str) -> pd.Series:
+    """(model, severity, seed) -> value: 0 = the ID test split, else the mean over corruption
+    types at that severity."""
+    sel = metrics[metrics.metric == metric]
+    clean = sel[sel.split == "id"].assign(severity=0)
+    corr = sel[sel.split == "corrupt"]
+    return pd.concat([clean, corr]).groupby(["model", "severity", "seed"])["value"].mean()
 
 
-def heatmap_figure(metrics, models, severity, out, formats) -> list[Path]:
-    """ECE per corruption type (rows) and model (columns) at one severity, mean over seeds."""
+def _per_group_lines(values: pd.Series, key: Key, columns: list[tuple[str, pd.Series]],
+                     xticks: list[int], xlabels: list[str], xlabel: str,
+                     hlines: dict[int, float] | None = None) -> plt.Figure:
+    """One row per group, one column per (title, values indexed (model, x, seed)); a line per
+    model with its seed interval."""
+    fig, axes, groups = _grid(key, len(columns), width=2.8, height=2.2, sharex=True)
+    for r, g in enumerate(groups):
+        members = key.members(g)
+        for c, (title, vals) in enumerate(columns):
+            ax = axes[r, c]
+            agg = _interval(vals, ["model", "x"]) if len(vals) else pd.DataFrame()
+            for m in members:
+                if agg.empty or m not in agg.index.get_level_values(0):
+                    continue
+                a = agg.loc[m].sort_index()
+                _line(ax, a.index.to_numpy(), a["mean"].to_numpy(), key, m,
+                      yerr=a["half"].to_numpy())
+            if hlines and c in hlines:
+                ax.axhline(hlines[c], color="0.3", lw=0.8, ls=":")
+            ax.set_xticks(xticks, xlabels)
+            ax.grid(alpha=0.3)
+            if r == 0:
+                ax.set_title(title)
+            if r == len(groups) - 1:
+                ax.set_xlabel(xlabel)
+            if c == 0:
+                ax.set_ylabel(g, fontsize=9, fontweight="bold")
+            if c == len(columns) - 1:
+                _row_legend(ax, key, members)
+    add_key(fig, key)
+    return fig
+
+
+def severity_figure(metrics: pd.DataFrame, key: Key) -> plt.Figure | None:
+    """Accuracy, ECE, NLL and Brier against corruption severity (0 = clean ID test), mean over
+    corruption types per seed, then over seeds with the t-interval; one row per group."""
+    sevs = severities(metrics)
+    cols = []
+    for metric, title in METRIC_TITLES.items():
+        v = _severity_values(metrics, metric)
+        cols.append((title, v.rename_axis(["model", "x", "seed"])))
+    if all(v.empty for _, v in cols):
+        return None
+    return _per_group_lines(metrics, key, cols, [0, *sevs], ["clean", *map(str, sevs)],
+                            "corruption severity")
+
+
+def conformal_figure(metrics: pd.DataFrame, key: Key) -> plt.Figure | None:
+    """Empirical coverage and mean set size of the 90% split conformal sets (LAC, APS; calibrated
+    on the validation split) against severity (clean = ID test), with the natural shift at the
+    right; dotted: the 0.9 target."""
+    if not metrics.metric.str.startswith("coverage_").any():
+        return None
+    sevs = severities(metrics)
+    shift_x = (max(sevs) if sevs else 0) + 1
+    cols = []
+    for metric, title in (("coverage_lac", "coverage, LAC"), ("coverage_aps", "coverage, APS"),
+                          ("set_size_lac", "mean set size, LAC"), ("set_size_aps", "mean set size, APS")):
+        v = _severity_values(metrics, metric)
+        sel = metrics[(metrics.metric == metric) & (metrics.split == "shift")]
+        sh = sel.groupby(["model", "seed"])["value"].mean()
+        if len(sh):
+            sh.index = pd.MultiIndex.from_tuples([(m, shift_x, s) for m, s in sh.index])
+        v = pd.concat([v, sh]) if len(sh) else v
+        v.index = v.index.set_names(["model", "x", "seed"])
+        cols.append((title, v))
+    return _per_group_lines(metrics, key, cols, [0, *sevs, shift_x],
+                            ["clean", *map(str, sevs), "shift"], "corruption severity",
+                            hlines={0: 0.9, 1: 0.9})
+
+
+def heatmap_figure(metrics: pd.DataFrame, key: Key, severity: int) -> plt.Figure | None:
+    """ECE per model (rows, grouped by teacher) and corruption type (columns) at one severity,
+    mean over seeds."""
     sel = metrics[(metrics.split == "corrupt") & (metrics.metric == "ece") & (metrics.severity == severity)]
-    tab = sel.groupby(["dataset", "model"])["value"].mean().unstack("model").reindex(columns=models)
-    fig, ax = plt.subplots(figsize=(1.1 * len(models) + 2.5, 0.36 * len(tab) + 1.6))
-    im = ax.imshow(tab.to_numpy(), cmap="magma_r", vmin=0, vmax=max(0.05, float(np.nanmax(tab.to_numpy()))) if len(tab) else 1, aspect="auto")
-    for (i, j), v in np.ndenumerate(tab.to_numpy()):
-        if np.isfinite(v):
-            ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=7,
-                    color="white" if v > 0.6 * np.nanmax(tab.to_numpy()) else "black")
-    ax.set_xticks(range(len(models)), models, rotation=30, ha="right")
-    ax.set_yticks(range(len(tab)), tab.index)
-    ax.set_title(f"ECE per corruption at severity {severity}")
-    fig.colorbar(im, ax=ax, fraction=0.03, pad=0.02, label="ECE")
-    return _save(fig, out, f"ece_by_corruption_sev{severity}", formats)
+    if sel.empty:
+        return None
+    tab = sel.groupby(["model", "dataset"])["value"].mean().unstack("dataset")
+    rows = [m for m in key.models if m in tab.index]
+    tab = tab.reindex(rows)
+    v = tab.to_numpy()
+    fig, ax = plt.subplots(figsize=(0.42 * tab.shape[1] + 3.2, 0.22 * len(rows) + 1.9),
+                           layout="constrained")
+    vmax = max(0.05, float(np.nanmax(v)))
+    im = ax.imshow(v, cmap="magma_r", vmin=0, vmax=vmax, aspect="auto")
+    for (i, j), x in np.ndenumerate(v):
+        if np.isfinite(x):
+            ax.text(j, i, f"{x:.2f}"[1:] if 0 <= x < 1 else f"{x:.1f}", ha="center",
+                    va="center", fontsize=5.5, color="white" if x > 0.6 * vmax else "black")
+    ax.set_xticks(range(tab.shape[1]), tab.columns, rotation=90, fontsize=7)
+    ax.set_yticks(range(len(rows)), [key.long_label(m) for m in rows], fontsize=7)
+    for lab, m in zip(ax.get_yticklabels(), rows):
+        lab.set_color(key.colour(m))
+    for i in range(1, len(rows)):
+        if key.group[rows[i]] != key.group[rows[i - 1]]:
+            ax.axhline(i - 0.5, color="white", lw=2)
+    ax.set_title(f"ECE per corruption at severity {severity} (mean over seeds)")
+    fig.colorbar(im, ax=ax, fraction=0.04, pad=0.02, label="ECE")
+    return fig
 
 
-def _density_panels(hist, models, quantity, xlabel, out, stem, formats) -> list[Path]:
+def density_figure(hist: pd.DataFrame, key: Key, quantity: str, xlabel: str) -> plt.Figure | None:
+    """Per group (row) and evaluation set (column): the density of ``quantity`` pooled over
+    seeds, one line per model (log scale)."""
     h = hist[hist.quantity == quantity]
-    models = [m for m in models if not h[h.model == m].empty]
-    if not models:
-        return []
+    if h.empty:
+        return None
     sets = [("id", "test")] + sorted({(s, d) for s, d in zip(h.split, h.dataset) if s != "id"})
-    ncol = min(4, len(models))
-    nrow = int(np.ceil(len(models) / ncol))
-    fig, axes = plt.subplots(nrow, ncol, figsize=(3.3 * ncol, 2.6 * nrow), squeeze=False,
-                             sharex=True)
-    palette = plt.get_cmap("Dark2")
-    for i, model in enumerate(models):
-        ax = axes.flat[i]
-        for j, (split, ds) in enumerate(sets):
-            sel = h[(h.model == model) & (h.split == split) & (h.dataset == ds)]
-            if sel.empty:
+    fig, axes, groups = _grid(key, len(sets), width=2.3, height=1.9, sharex=True)
+    g_all = h.groupby(["model", "split", "dataset", "bin"]).agg(lo=("lo", "first"), hi=("hi", "first"),
+                                                               count=("count", "sum"))
+    for r, g in enumerate(groups):
+        members = [m for m in key.members(g) if m in set(h.model)]
+        for c, (split, ds) in enumerate(sets):
+            ax = axes[r, c]
+            for m in members:
+                try:
+                    b = g_all.loc[(m, split, ds)]
+                except KeyError:
+                    continue
+                dens = b["count"] / (b["count"].sum() * (b.hi - b.lo))
+                mid = ((b.lo + b.hi) / 2).to_numpy()
+                ax.plot(mid, dens.to_numpy(), lw=0.9, markevery=4, **key.style(m, ms=3.5))
+            ax.set_yscale("log")
+            ax.yaxis.set_major_locator(matplotlib.ticker.LogLocator(numticks=4))
+            ax.grid(alpha=0.3)
+            if r == 0:
+                ax.set_title("ID test" if split == "id" else f"{split}: {ds}")
+            if r == len(groups) - 1:
+                ax.set_xlabel(xlabel, fontsize=8)
+            if c == 0:
+                ax.set_ylabel(f"{g}\ndensity", fontsize=8)
+            if c == len(sets) - 1:
+                _row_legend(ax, key, members)
+    add_key(fig, key)
+    return fig
+
+
+def ood_auroc_figure(metrics: pd.DataFrame, key: Key) -> plt.Figure | None:
+    """OOD AUROC per model, mean over the natural OOD sets per seed, then over seeds with its
+    t-interval; one panel per score (msp, entropy, mi). Uniform noise is left out (its AUROC
+    is near 0 or 1 per model; the report's tables show it)."""
+    ood = metrics[(metrics.split == "ood") & metrics.metric.str.startswith("auroc_")
+                  & ~metrics.dataset.isin(SYNTHETIC_OOD)]
+    if ood.empty:
+        return None
+    vals = ood.groupby(["model", "metric", "seed"])["value"].mean()
+    agg = _interval(vals, ["model", "metric"])
+    scores = [s for s in ("msp", "entropy", "mi") if f"auroc_{s}" in set(ood.metric)]
+    rows = [m for m in key.models if m in set(ood.model)]
+    y = np.arange(len(rows))[::-1]
+    fig, axes = plt.subplots(1, len(scores), figsize=(2.6 * len(scores) + 2.2, 0.2 * len(rows) + 1.8),
+                             squeeze=False, layout="constrained", sharey=True)
+    for ax, score in zip(axes.flat, scores):
+        for yi, m in zip(y, rows):
+            if (m, f"auroc_{score}") not in agg.index:
                 continue
-            g = sel.groupby("bin").agg(lo=("lo", "first"), hi=("hi", "first"), count=("count", "sum"))
-            dens = g["count"] / (g["count"].sum() * (g.hi - g.lo))
-            ax.stairs(dens.to_numpy(), np.append(g.lo.to_numpy(), g.hi.iloc[-1]),
-                      color=palette(j), lw=1.8 if split == "id" else 1.1,
-                      label="ID test" if split == "id" else f"{split}: {ds}")
-        ax.set_title(model)
-        ax.set_yscale("log")
-        ax.set_xlabel(xlabel)
-    for ax in axes.flat[len(models):]:
-        ax.axis("off")
-    handles, labels = axes.flat[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=len(labels), frameon=False)
-    fig.tight_layout(rect=(0, 0.06, 1, 1))
-    return _save(fig, out, stem, formats)
+            mean, half = agg.loc[(m, f"auroc_{score}")]
+            ax.errorbar([mean], [yi], xerr=None if not np.isfinite(half) else [half], ls="",
+                        capsize=1.5, elinewidth=0.8, **key.style(m, ms=5))
+        ax.axvline(0.5, color="0.4", lw=0.8, ls=":")
+        ax.set_title({"msp": "max probability", "entropy": "entropy",
+                      "mi": "mutual information"}[score])
+        ax.set_xlabel("AUROC (OOD positive)")
+        ax.grid(axis="x", alpha=0.3)
+        ax.set_ylim(-0.7, len(rows) - 0.3)
+    axes[0, 0].set_yticks(y, [key.long_label(m) for m in rows], fontsize=7)
+    add_key(fig, key)
+    return fig
 
 
-def ood_auroc_figure(metrics, models, cols, out, formats) -> list[Path]:
-    """OOD AUROC per model and score, one panel per OOD set; hatching marks the score."""
-    ood = metrics[(metrics.split == "ood") & metrics.metric.str.startswith("auroc_")]
-    sets = sorted(ood.dataset.unique())
-    if not sets:
-        return []
-    scores = ["msp", "entropy", "mi"]
-    hatches = {"msp": "", "entropy": "///", "mi": "..."}
-    fig, axes = plt.subplots(1, len(sets), figsize=(4.2 * len(sets), 3.4), squeeze=False, sharey=True)
-    for ax, ds in zip(axes.flat, sets):
-        tab = ood[ood.dataset == ds].groupby(["model", "metric"])["value"].mean()
-        width = 0.27
-        for k, score in enumerate(scores):
-            vals = [tab.get((m, f"auroc_{score}"), np.nan) for m in models]
-            ax.bar(np.arange(len(models)) + (k - 1) * width, vals, width=width,
-                   color=[cols[m] for m in models], hatch=hatches[score], edgecolor="white", lw=0.3)
-        ax.axhline(0.5, color="0.4", lw=0.8, ls=":")
-        ax.set_xticks(range(len(models)), models, rotation=35, ha="right")
-        ax.set_ylim(0, 1.02)
-        ax.set_title(f"OOD set: {ds}")
-        ax.grid(axis="y", alpha=0.3)
-    axes.flat[0].set_ylabel("AUROC (OOD positive)")
-    handles = [plt.Rectangle((0, 0), 1, 1, facecolor="0.75", hatch=hatches[s], edgecolor="white")
-               for s in scores]
-    fig.legend(handles, ["max prob. (msp)", "entropy", "mutual information"], loc="upper center",
-               ncol=3, frameon=False, bbox_to_anchor=(0.5, 1.06))
-    fig.tight_layout()
-    return _save(fig, out, "ood_auroc", formats)
-
-
-def retention_figure(metrics, models, cols, out, formats) -> list[Path]:
-    """Teacher value (x) vs student value (y) per distilled student and, for the labels-only
-    baseline, against every teacher; colour = teacher, marker = method; y = x dashed."""
-    fam = family_mean(metrics)
-    ident = metrics[["model", "role", "teacher", "method"]].drop_duplicates("model").set_index("model")
-    teachers = [m for m in models if ident.at[m, "role"] == "teacher"]
-    students = [m for m in models if ident.at[m, "role"] == "student"]
-    panels = [("id", "ece", "ID ECE"), ("corrupt", "ece", "corruption ECE (mean)"),
-              ("shift", "nll", "shift NLL"), ("ood", "auroc_entropy", "OOD AUROC (entropy)")]
+def retention_figure(metrics: pd.DataFrame, key: Key) -> plt.Figure | None:
+    """Teacher value (x) against student value (y) per distilled student, and the labels-only
+    students against every teacher; both with their seed intervals; y = x dashed."""
+    ident = metrics[["model", "role", "teacher"]].drop_duplicates("model").set_index("model")
+    teachers = [m for m in key.models if key.method[m] == "teacher"]
+    students = [m for m in key.models if key.method[m] != "teacher"]
     if not teachers or not students:
-        return []
-    fig, axes = plt.subplots(1, len(panels), figsize=(3.4 * len(panels), 3.5))
-    methods_seen: dict[str, str] = {}
+        return None
+    fam = families(metrics)
+    agg = _interval(fam.groupby(["model", "split", "metric", "seed"])["value"].mean(),
+                    ["model", "split", "metric"])
+    panels = [("id", "ece", "ID ECE"), ("corrupt", "ece", "corruption ECE (mean)"),
+              ("shift", "nll", "shift NLL"), ("ood", "auroc_entropy", "OOD AUROC (H)")]
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.0 * len(panels), 3.4), layout="constrained")
     for ax, (split, metric, title) in zip(axes, panels):
-        xs, ys = [], []
+        pts = []
         for s in students:
             refs = teachers if ident.at[s, "teacher"] == "-" else [ident.at[s, "teacher"]]
             for t in refs:
-                if t not in cols:  # the teacher's evaluation is missing
+                if (t, split, metric) not in agg.index or (s, split, metric) not in agg.index:
                     continue
-                x, y = fam.get((t, split, metric), np.nan), fam.get((s, split, metric), np.nan)
-                method = ident.at[s, "method"]
-                marker = MARKERS.get(method, "D")
-                methods_seen[method] = marker
-                ax.scatter(x, y, color=cols[t], marker=marker, s=40, edgecolor="black", lw=0.4,
-                           zorder=3)
-                xs.append(x)
-                ys.append(y)
-        finite = [v for v in xs + ys if np.isfinite(v)]
+                (x, xh), (y, yh) = agg.loc[(t, split, metric)], agg.loc[(s, split, metric)]
+                ax.errorbar([x], [y], xerr=[xh] if np.isfinite(xh) else None,
+                            yerr=[yh] if np.isfinite(yh) else None, ls="", capsize=1.2,
+                            elinewidth=0.6, **key.style(s, ms=5))
+                pts += [x, y]
+        finite = [v for v in pts if np.isfinite(v)]
         if finite:
             lo, hi = min(finite), max(finite)
             pad = 0.08 * (hi - lo or 1)
@@ -279,161 +438,156 @@ def retention_figure(metrics, models, cols, out, formats) -> list[Path]:
         ax.set_ylabel(f"student {title}")
         ax.set_title(title)
         ax.grid(alpha=0.3)
-    handles = ([plt.Line2D([], [], color=cols[t], marker="o", ls="", label=f"teacher: {t}") for t in teachers]
-               + [plt.Line2D([], [], color="0.3", marker=mk, ls="", label=f"method: {m}")
-                  for m, mk in methods_seen.items()])
-    fig.legend(handles=handles, loc="lower center", ncol=len(handles), frameon=False)
-    fig.tight_layout(rect=(0, 0.08, 1, 1))
-    return _save(fig, out, "retention", formats)
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(4))
+    add_key(fig, key)
+    return fig
 
 
-def acc_ece_figure(metrics, models, cols, out, formats) -> list[Path]:
-    """Accuracy vs ECE, one point per (model, split): small dots for corrupted splits, a
-    circle for the ID split and a square for the natural shift."""
-    sel = metrics[metrics.metric.isin(["accuracy", "ece"]) & metrics.split.isin(["id", "shift", "corrupt"])]
-    tab = sel.groupby(["model", "split", "dataset", "severity", "metric"])["value"].mean().unstack("metric")
-    fig, ax = plt.subplots(figsize=(6.4, 4.6))
-    for m in models:
-        if m not in tab.index.get_level_values(0):
-            continue
-        t = tab.loc[m]
-        for split, marker, size, alpha in (("corrupt", ".", 14, 0.45), ("id", "o", 60, 1.0), ("shift", "s", 60, 1.0)):
-            if split in t.index.get_level_values(0):
-                ts = t.loc[split]
-                ax.scatter(ts["accuracy"], ts["ece"], color=cols[m], marker=marker, s=size, alpha=alpha,
-                           edgecolor="black" if split != "corrupt" else "none", lw=0.5,
-                           label=m if split == "id" else None)
-    ax.set_xlabel("accuracy")
-    ax.set_ylabel("ECE")
-    ax.grid(alpha=0.3)
-    ax.legend(loc="upper right", fontsize=7, title="● ID  ■ shift  · corrupted", title_fontsize=7)
-    return _save(fig, out, "accuracy_vs_ece", formats)
-
-
-def risk_coverage_figure(rc, models, cols, roles, out, formats) -> list[Path]:
-    """Selective risk vs coverage on the ID split and on the corrupted splits at the highest
-    severity (mean risk over corruption types and seeds)."""
-    if rc.empty:
-        return []
-    top = int(rc.loc[rc.split == "corrupt", "severity"].max()) if (rc.split == "corrupt").any() else None
-    panels = [("id", None, "ID test")] + ([("corrupt", top, f"corrupted, severity {top}")] if top else [])
-    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.8), squeeze=False)
-    for ax, (split, sev, title) in zip(axes.flat, panels):
-        sel = rc[rc.split == split]
-        if sev is not None:
-            sel = sel[sel.severity == sev]
-        curves = sel.groupby(["model", "coverage"])["risk"].mean()
-        for m in models:
-            if m in curves.index.get_level_values(0):
-                c = curves.loc[m]
-                ax.plot(c.index, c.to_numpy(), color=cols[m], marker=".", ms=4, label=m,
-                        ls="-" if roles.get(m) == "teacher" else "--")
-        ax.set_xlabel("coverage")
-        ax.set_ylabel("selective risk (error rate)")
+def acc_ece_figure(metrics: pd.DataFrame, key: Key) -> plt.Figure | None:
+    """Accuracy against ECE per model on the ID split, the natural shift and the corruptions
+    (mean over types and severities), seed intervals on both axes."""
+    fam = families(metrics[metrics.metric.isin(["accuracy", "ece"])])
+    agg = _interval(fam.groupby(["model", "split", "metric", "seed"])["value"].mean(),
+                    ["model", "split", "metric"])
+    panels = [(s, t) for s, t in (("id", "ID test"), ("shift", "natural shift"),
+                                  ("corrupt", "corruptions (mean)")) if s in set(fam.split)]
+    if not panels:
+        return None
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.3 * len(panels), 3.3), squeeze=False,
+                             layout="constrained")
+    for ax, (split, title) in zip(axes.flat, panels):
+        for m in key.models:
+            if (m, split, "accuracy") not in agg.index or (m, split, "ece") not in agg.index:
+                continue
+            (x, xh), (y, yh) = agg.loc[(m, split, "accuracy")], agg.loc[(m, split, "ece")]
+            ax.errorbar([x], [y], xerr=[xh] if np.isfinite(xh) else None,
+                        yerr=[yh] if np.isfinite(yh) else None, ls="", capsize=1.2,
+                        elinewidth=0.6, **key.style(m, ms=5))
+        ax.set_xlabel("accuracy")
+        ax.set_ylabel("ECE")
         ax.set_title(title)
         ax.grid(alpha=0.3)
-    axes.flat[0].legend(fontsize=7)
-    fig.tight_layout()
-    return _save(fig, out, "risk_coverage", formats)
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(4))
+    add_key(fig, key)
+    return fig
 
 
-def curve_groups(ident: pd.DataFrame, models: list[str]) -> list[tuple[str, list[str]]]:
-    """Panels of the training-curve figure: the teachers, then the students of each teacher,
-    then the labels-only students (``ident``: model -> role, teacher)."""
-    teachers = [m for m in models if ident.at[m, "role"] == "teacher"]
-    groups = [("teachers", teachers)] if teachers else []
-    for t in teachers:
-        st = [m for m in models if ident.at[m, "role"] == "student" and ident.at[m, "teacher"] == t]
-        if st:
-            groups.append((f"students of {t}", st))
-    base = [m for m in models if ident.at[m, "role"] == "student" and ident.at[m, "teacher"] == "-"]
-    if base:
-        groups.append(("labels only", base))
-    return groups
+def risk_coverage_figure(rc: pd.DataFrame, key: Key) -> plt.Figure | None:
+    """Selective risk against coverage per group, on the ID split and on the corrupted splits
+    at the highest severity (mean over corruption types, then seeds with the t-interval)."""
+    if rc.empty:
+        return None
+    top = int(rc.loc[rc.split == "corrupt", "severity"].max()) if (rc.split == "corrupt").any() else None
+    cols = [("ID test", rc[rc.split == "id"])]
+    if top is not None:
+        cols.append((f"corrupted, severity {top}", rc[(rc.split == "corrupt") & (rc.severity == top)]))
+    columns = [(t, sel.groupby(["model", "coverage", "seed"])["risk"].mean()
+                .rename_axis(["model", "x", "seed"])) for t, sel in cols]
+    ticks = [0.2, 0.4, 0.6, 0.8, 1.0]
+    fig = _per_group_lines(rc, key, columns, ticks, [f"{t:g}" for t in ticks], "coverage")
+    for ax in fig.axes:
+        for line in ax.get_lines():
+            line.set_markersize(3)
+    return fig
 
 
-def training_curves_figure(curves, ident, models, cols, out, formats) -> list[Path]:
-    """Validation NLL (top) and training accuracy (bottom) against epoch, one column per group
-    of `curve_groups`; every (seed, network) is a thin line in its model's colour."""
-    models = [m for m in models if m in set(curves.model)]
-    groups = curve_groups(ident, models)
+def training_curves_figure(curves: pd.DataFrame, key: Key) -> plt.Figure | None:
+    """Validation NLL (top, log) and training accuracy (bottom) against epoch, one column per
+    group; every (seed, network) a thin line with its model's marker."""
+    models = [m for m in key.models if m in set(curves.model)]
+    groups = [g for g in key.groups if any(key.group[m] == g for m in models)]
     if not groups:
-        return []
+        return None
     rows = [("val_nll", "validation NLL (nats)"), ("train_acc", "training accuracy")]
-    fig, axes = plt.subplots(len(rows), len(groups), figsize=(3.3 * len(groups), 5.2),
-                             squeeze=False, sharex="col")
-    for c, (title, members) in enumerate(groups):
+    fig, axes = plt.subplots(len(rows), len(groups), figsize=(2.9 * len(groups), 5.4),
+                             squeeze=False, sharex="col", layout="constrained")
+    for c, g in enumerate(groups):
+        members = [m for m in models if key.group[m] == g]
         for r, (metric, label) in enumerate(rows):
             ax = axes[r, c]
             sel = curves[(curves.metric == metric) & curves.model.isin(members)]
-            labelled: set[str] = set()
-            for (model, _, _), g in sel.groupby(["model", "seed", "member"], sort=True):
-                g = g.sort_values("epoch")
-                ax.plot(g.epoch, g.value, color=cols[model], lw=0.8, alpha=0.7,
-                        label=None if model in labelled else model)
-                labelled.add(model)
-            if metric == "val_nll" and sel.value.gt(0).all() and len(sel):
+            for (model, _, _), gg in sel.groupby(["model", "seed", "member"], sort=True):
+                gg = gg.sort_values("epoch")
+                st = key.style(model, ms=3)
+                ax.plot(gg.epoch, gg.value, lw=0.7, alpha=0.8,
+                        markevery=max(1, len(gg) // 4), **st)
+            if metric == "val_nll" and len(sel) and sel.value.gt(0).all():
                 ax.set_yscale("log")
-                ax.yaxis.set_major_locator(matplotlib.ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
+                ax.yaxis.set_major_locator(matplotlib.ticker.LogLocator(subs=(1.0, 2.0, 5.0), numticks=4))
                 ax.yaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
                 ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
             ax.grid(alpha=0.3)
             if r == 0:
-                ax.set_title(title)
-                if labelled:
-                    ax.legend(fontsize=6, loc="upper right")
+                ax.set_title("teachers" if g in key.colour_of_group and all(
+                    key.method[m] == "teacher" for m in members) else g)
             if c == 0:
                 ax.set_ylabel(label)
             if r == len(rows) - 1:
                 ax.set_xlabel("epoch")
-    fig.tight_layout()
-    return _save(fig, out, "training_curves", formats)
+    add_key(fig, key)
+    return fig
+
+
+# --------------------------------------------------------------------------- writing
 
 
 def _draw(task: tuple) -> list[Path]:
-    fn, args = task
+    stem, fn, args, out, formats = task
     with plt.rc_context(STYLE):
-        return fn(*args)
+        fig = fn(*args)
+        return [] if fig is None else _save(fig, out, stem, formats)
+
+
+def figure_tasks(results: Path) -> list[Task]:
+    """``(stem, builder, args)`` of every figure of a results directory; ``builder(*args)``
+    returns the Matplotlib figure (or None when the results have nothing to draw)."""
+    from ..errors import UserError
+    from ..results_files import table_path
+    from . import read_results
+
+    metrics = read_results(table_path(results, "metrics"))
+    rel = read_results(table_path(results, "reliability"))
+    hist = read_results(table_path(results, "histograms"))
+    rc = (read_results(table_path(results, "risk_coverage"))
+          if table_path(results, "risk_coverage").exists() else pd.DataFrame())
+    if metrics.empty:
+        raise UserError(f"{table_path(results, 'metrics')} has no rows: every job failed")
+    metrics = figure_models(metrics)
+    key = make_key(metrics, model_order(metrics))
+    sevs = severities(metrics)
+    tasks: list[Task] = [
+        ("forest", forest_figure, (metrics, key)),
+        ("reliability", reliability_figure, (rel, metrics, key)),
+        ("metric_vs_severity", severity_figure, (metrics, key)),
+        ("conformal", conformal_figure, (metrics, key)),
+    ]
+    heat = sorted({sevs[len(sevs) // 2], sevs[-1]}) if sevs else []
+    tasks += [(f"ece_by_corruption_sev{s}", heatmap_figure, (metrics, key, s)) for s in heat]
+    tasks += [("ood_entropy", density_figure, (hist, key, "entropy", "predictive entropy (nats)")),
+              ("ood_mi", density_figure, (hist, key, "mi", "mutual information (nats)")),
+              ("ood_auroc", ood_auroc_figure, (metrics, key)),
+              ("retention", retention_figure, (metrics, key)),
+              ("accuracy_vs_ece", acc_ece_figure, (metrics, key)),
+              ("risk_coverage", risk_coverage_figure, (rc, key))]
+    curves = pd.read_csv(results / "curves.csv") if (results / "curves.csv").exists() else pd.DataFrame()
+    if not curves.empty:
+        tasks.append(("training_curves", training_curves_figure, (curves, key)))
+    return tasks
 
 
 def write_figures(results: Path, out: Path, *, formats: tuple[str, ...] = ("png", "pdf")) -> list[Path]:
     """Write every figure of a suite from its results directory; returns the files written."""
-    from ..errors import UserError
-    from . import read_results
-
-    metrics = read_results(results / "metrics.csv")
-    rel = read_results(results / "reliability.csv")
-    hist = read_results(results / "histograms.csv")
-    rc = read_results(results / "risk_coverage.csv") if (results / "risk_coverage.csv").exists() else pd.DataFrame()
-    if metrics.empty:
-        raise UserError(f"{results / 'metrics.csv'} has no rows: every job failed")
-    metrics = base_models(metrics)
+    tasks = figure_tasks(results)
     out.mkdir(parents=True, exist_ok=True)
-    models = model_order(metrics)
-    cols = colours(models)
-    roles = metrics.drop_duplicates("model").set_index("model")["role"].to_dict()
-    tasks = [(reliability_figure, (rel, models, out, formats)),
-             (severity_figure, (metrics, models, cols, out, formats))]
-    tasks += [(heatmap_figure, (metrics, models, sev, out, formats)) for sev in (3, 5)
-              if ((metrics.split == "corrupt") & (metrics.severity == sev)).any()]
-    tasks += [(_density_panels, (hist, models, "entropy", "predictive entropy (nats)", out, "ood_entropy", formats)),
-              (_density_panels, (hist, models, "mi", "mutual information (nats)", out, "ood_mi", formats)),
-              (ood_auroc_figure, (metrics, models, cols, out, formats)),
-              (retention_figure, (metrics, models, cols, out, formats)),
-              (acc_ece_figure, (metrics, models, cols, out, formats)),
-              (risk_coverage_figure, (rc, models, cols, roles, out, formats))]
-    curves = pd.read_csv(results / "curves.csv") if (results / "curves.csv").exists() else pd.DataFrame()
-    if not curves.empty:
-        ident = metrics[["model", "role", "teacher"]].drop_duplicates("model").set_index("model")
-        tasks.append((training_curves_figure, (curves, ident, models, cols, out, formats)))
+    jobs = [(stem, fn, args, out, formats) for stem, fn, args in tasks]
     # the figures are independent: draw them in parallel processes (same bytes as in series)
-    workers = min(len(tasks), os.cpu_count() or 1)
+    workers = min(len(jobs), os.cpu_count() or 1)
     if workers > 1:
         ctx = multiprocessing.get_context("fork")
         with ctx.Pool(workers) as pool:
-            parts = pool.map(_draw, tasks, chunksize=1)
+            parts = pool.map(_draw, jobs, chunksize=1)
     else:
-        parts = [_draw(t) for t in tasks]
+        parts = [_draw(t) for t in jobs]
     files = [f for part in parts for f in part]
     stems = {f.stem for f in files}
     for stale in out.iterdir():  # figures of an older layout would mislead a reader

@@ -102,9 +102,10 @@ def suite_rows(suite: str, metrics: pd.DataFrame, models: pd.DataFrame) -> pd.Da
 def update_leaderboard(root: Path, suite: str, results: Path) -> pd.DataFrame:
     """Replace the rows of ``suite``'s models in ``root/results/leaderboard.csv`` by fresh ones
     from ``results``, re-rank the suite, and rewrite ``root/LEADERBOARD.md``."""
+    from ..results_files import table_path
     from . import read_results
 
-    metrics = read_results(results / "metrics.csv")
+    metrics = read_results(table_path(results, "metrics"))
     models = pd.read_csv(results / "models.csv") if (results / "models.csv").exists() else pd.DataFrame()
     fresh = suite_rows(suite, metrics, models)
     path = root / "results" / "leaderboard.csv"
