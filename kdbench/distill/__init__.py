@@ -57,3 +57,4 @@ class Method:
 
 
 from . import end2, end2_proxy, hydra, kd, none, sample_kd  # noqa: E402,F401  (fill the registry)
+from . import dist, dkd, kd_std  # noqa: E402,F401  (logit-based methods, issue 11)

@@ -1,0 +1,48 @@
+"""Shared pieces of the logit-based methods (`dkd`, `dist`, `kd-std`): teacher logits from the
+cached teacher probabilities, and the check of their options.
+
+Teachers cache probabilities ``p`` ``(S, N, K)``, not logits. The logits z of a softmax are
+fixed by p only up to a per-example constant: z_k = log p_k + c(x) for any c, since
+softmax(z + c) = softmax(z). A logit-based loss can learn from the cache exactly when it is
+invariant to that constant; each method's docstring shows that its loss is, and
+tests/test_kd_methods.py checks it with offsets up to 10³. `centred_logits` picks one
+representative, the one with zero mean over the classes.
+
+Probabilities are floored at ``PROB_FLOOR`` = 1e-12 before the log (log 1e-12 = −27.6), the
+floor `kd.soften` uses, so every method sees the same teacher logits; a probability that
+underflowed to 0 in the cache gives a finite logit.
+"""
+
+from __future__ import annotations
+
+import math
+from numbers import Real
+
+import torch
+
+from .kd import TARGETS
+
+PROB_FLOOR = 1e-12
+
+
+def centred_logits(probs: torch.Tensor) -> torch.Tensor:
+    """z = log p − mean_k log p over the last axis (the classes), any leading shape; ``probs``
+    floored at `PROB_FLOOR` first, so softmax(z) = p up to the floor."""
+    log_p = probs.clamp_min(PROB_FLOOR).log()
+    return log_p - log_p.mean(-1, keepdim=True)
+
+
+def check_options(method: str, *, temperature: float, target: str,
+                  **weights: float) -> None:
+    """One-line errors for a logit-based method's options: ``temperature`` a number > 0,
+    ``target`` one of `kd.TARGETS`, every loss weight in ``weights`` a finite number ≥ 0.
+    TypeError for a non-number, ValueError for a bad value."""
+    for name, value in {"temperature": temperature, **weights}.items():
+        if isinstance(value, bool) or not isinstance(value, Real):
+            raise TypeError(f"{method} {name} must be a number; found {value!r}")
+        if not math.isfinite(value) or value < 0:
+            raise ValueError(f"{method} {name} must be a finite number >= 0; found {value}")
+    if not temperature > 0:
+        raise ValueError(f"{method} temperature must be > 0; found {temperature}")
+    if target not in TARGETS:
+        raise ValueError(f"{method} target must be one of {', '.join(TARGETS)}; found {target!r}")
