@@ -46,6 +46,8 @@ def _gather(models: list[ModelEntry], store: RunStore, name: str) -> pd.DataFram
         df = pd.read_csv(path, keep_default_na=False, na_values=[""])
         for col in reversed(ID_COLS):
             df.insert(0, col, getattr(m, col))
+        if m.variant != "-":  # a compressed student: a variant row like a post-hoc calibrator's
+            df["model"], df["posthoc"] = m.base_model, m.variant
         if "posthoc" in df.columns:  # calibrated variants are models of their own
             variant = df.pop("posthoc")
             df.insert(len(ID_COLS), "posthoc", variant)
@@ -126,7 +128,12 @@ def collect(suite: Suite, models: list[ModelEntry], store: RunStore,
     info_rows = []
     stage = {"train_teacher": 0.0, "transfer": 0.0, "train_student": 0.0, "evaluate": 0.0}
     train_info = {m.train_job: store.job(m.train_job).read_json("train_info.json")
-                  for m in models if store.is_done(m.train_job)}
+                  for m in models if m.variant == "-" and store.is_done(m.train_job)}
+    # a compressed variant reports its student's training; its own job is the compress job
+    base_train = {(m.seed, m.model): m.train_job for m in models if m.variant == "-"}
+    variant_info = {m.train_job: store.job(m.train_job).read_json("variant.json")
+                    for m in models if m.variant != "-" and store.is_done(m.train_job)}
+    stage["compress"] = sum(v["seconds"] for v in variant_info.values())
     transfer_info = {m.transfer_job: store.job(m.transfer_job).read_json("transfer_info.json")
                      for m in models if m.role == "teacher" and m.transfer_job != "-"
                      and store.is_done(m.transfer_job)}
@@ -155,8 +162,12 @@ def collect(suite: Suite, models: list[ModelEntry], store: RunStore,
                else "missing", "parameters": None, "train_seconds": None, "members": None,
                "epochs": None, "final_train_loss": None, "final_train_acc": None,
                "final_val_nll": None, "converged": None, "ms_per_image": None}
-        if m.train_job in train_info:
-            info = train_info[m.train_job]
+        train_job = m.train_job if m.variant == "-" else base_train.get((m.seed, m.base_model), "-")
+        if train_job in train_info and not all(train_info[train_job]["curves"]):
+            info = train_info[train_job]  # a checkpoint teacher: loaded, not trained here
+            row.update(parameters=info["parameters"], train_seconds=0.0, members=len(info["curves"]))
+        elif train_job in train_info:
+            info = train_info[train_job]
             nets = info["curves"]
             if m.role == "teacher":
                 ref = None
@@ -168,16 +179,23 @@ def collect(suite: Suite, models: list[ModelEntry], store: RunStore,
             row.update(parameters=info["parameters"], train_seconds=round(sum(info["seconds"]), 1),
                        members=len(nets), epochs=len(nets[0]),
                        final_train_loss=round(max(c[-1]["train_loss"] for c in nets), 5),
-                       final_train_acc=final_acc(m.train_job),
+                       final_train_acc=final_acc(train_job),
                        final_val_nll=round(max(c[-1].get("val_nll", float("nan")) for c in nets), 5),
                        converged=all(is_converged(c, reference_train_acc=ref) for c in nets))
             curve_rows += [{"seed": m.seed, "model": m.model, "member": i, "epoch": rec["epoch"],
                             "metric": k, "value": v}
                            for i, c in enumerate(nets) for rec in c for k, v in rec.items()
-                           if k != "epoch"]
+                           if k != "epoch" and m.variant == "-"]
+        row.update(base_model=m.base_model if m.variant != "-" else m.model, size_bytes=None,
+                   sparse_bytes=None, sparsity=None, cpu_ms_per_image=None, reason="")
         if store.is_done(m.eval_job):
             ev = store.job(m.eval_job).read_json("eval_info.json")
             row["ms_per_image"] = round(ev.get("ms_per_image", float("nan")), 4)
+            row.update({k: ev.get(k) for k in ("size_bytes", "sparse_bytes", "cpu_ms_per_image")})
+            row["sparsity"] = None if ev.get("sparsity") is None else round(ev["sparsity"], 6)
+            if "not_built" in ev:  # kdbench.compress: recorded, not failed
+                row.update(status="not built", reason=ev["not_built"])
+        row.update(_provenance(store, train_job, m.eval_job))
         info_rows.append(row)
     write_table(pd.DataFrame(curve_rows), out_dir, "curves", sort=["seed", "model", "member", "metric", "epoch"])
     transfer_rows = []

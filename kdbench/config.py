@@ -15,7 +15,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from .data import CORRUPTIONS, DATASETS, OOD_SETS, SHIFT_SETS
+from .compress import CompressConfig, parse_variant
+from .data import CORRUPTED_SETS, CORRUPTIONS, DATASETS, OOD_SETS, SHIFT_SETS
+from .data.registry import fits
 from .data.transfer import TRANSFER_KINDS
 from .distill import METHODS
 from .errors import UserError, did_you_mean, unknown_name
@@ -76,12 +78,17 @@ class ModelSpec:
 
 @dataclass(frozen=True)
 class TeacherConfig:
+    """A teacher; ``checkpoint`` (one file per member, absolute paths) with their ``sha256``
+    makes it a teacher trained elsewhere: loaded, not trained (docs/adding-a-pair.md)."""
+
     name: str
     kind: str
     model: ModelSpec
     members: int
     samples: int
     train: TrainConfig
+    checkpoint: tuple[str, ...] = ()
+    sha256: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -129,6 +136,7 @@ class Suite:
     pairs: tuple[Pair, ...] = ()
     posthoc: tuple[str, ...] = ()
     transfer: TransferConfig = TransferConfig()
+    compress: CompressConfig = CompressConfig()
 
 
 class _Table:
@@ -386,12 +394,18 @@ def load_suite(name_or_path: str, *, seeds: list[int] | None = None) -> Suite:
         if kind != "mc_dropout" and "samples" in traw:
             raise t.err("samples", "only an mc_dropout teacher draws samples")
         train = _train(t, base_train)
+        ckpt = t.take("checkpoint", (str, list), [], what="a file name or a list of file names")
+        ckpt = [ckpt] if isinstance(ckpt, str) else ckpt
+        digests = t.take("sha256", (str, list), [], what="a hex digest or a list of them")
+        digests = [digests] if isinstance(digests, str) else digests
         spec = ModelSpec(model, _options(t, MODELS.get(model), "model", model, ("num_classes",)))
         if kind == "mc_dropout" and not dict(spec.kwargs).get("dropout", 0.0) > 0:
             raise t.err("dropout", "an mc_dropout teacher needs a dropout rate > 0")
         _build_check(lambda: spec.build(10), lambda msg: t.err("model", msg))
+        paths = _checkpoints(t, ckpt, digests, spec, members, path.parent) if ckpt or digests else ()
         t.finish()
-        teachers[tname] = TeacherConfig(tname, kind, spec, members, samples, train)
+        teachers[tname] = TeacherConfig(tname, kind, spec, members, samples, train, paths,
+                                        tuple(digests))
 
     students: dict[str, StudentConfig] = {}
     for sname, sraw in top.take("students", dict, {}).items():
@@ -452,9 +466,63 @@ def load_suite(name_or_path: str, *, seeds: list[int] | None = None) -> Suite:
                     if pair not in pairs:
                         pairs.append(pair)
     posthoc = top.names("posthoc", CALIBRATORS, [])
+    compress = _compress(_Table(top.take("compress", dict, {}), file, "[compress]"))
     top.finish()
     if not teachers and not pairs:
         raise UserError(f"{file}: the suite runs nothing: define [teachers.*] or [[pairs]]")
     return Suite(name=name, path=file, description=description, seeds=seeds_, data=data,
                  teachers=teachers, students=students, methods=methods, pairs=tuple(pairs),
-                 posthoc=posthoc, transfer=transfer)
+                 posthoc=posthoc, transfer=transfer, compress=compress)
+
+
+def _compress(c: _Table) -> CompressConfig:
+    """The ``[compress]`` table (`kdbench.compress`); absent: no compressed variants."""
+    int8 = c.take("int8", bool, False, what="true or false")
+    prune = c.take("prune", list, [], what="a list of sparsities in percent")
+    for p in prune:
+        if isinstance(p, bool) or not isinstance(p, int) or not 1 <= p <= 99:
+            raise c.err("prune", f"expected sparsities in percent, integers in [1, 99], found {p!r}")
+        parse_variant(f"prune{p}")
+    if len(set(prune)) != len(prune):
+        raise c.err("prune", f"expected distinct sparsities, found {prune}")
+    epochs = c.int("finetune_epochs", 2, lo=0)
+    scale = _positive(c, "finetune_lr_scale", 0.1)
+    c.finish()
+    return CompressConfig(int8=int8, prune=tuple(prune), finetune_epochs=epochs,
+                          finetune_lr_scale=scale)
+
+
+def _checkpoints(t: _Table, files: list, digests: list, spec: ModelSpec, members: int,
+                 root: Path) -> tuple[str, ...]:
+    """Check a teacher's ``checkpoint`` files (one per member; paths relative to the suite
+    file) against their ``sha256`` and the registered architecture ``spec``: each must exist,
+    have the recorded SHA-256, load with ``torch.load(weights_only=True)`` and fit the network
+    key by key and shape by shape. Returns the absolute paths; `UserError` (one line) otherwise.
+    """
+    from .store import fit_checkpoint, load_checkpoint, sha256_file
+
+    if not all(isinstance(f, str) for f in files) or not files:
+        raise t.err("checkpoint", f"expected a file name or a list of file names, found {files!r}")
+    if len(files) != members:
+        raise t.err("checkpoint", f"expected {members} file(s), one per member, found {len(files)}")
+    if not digests:
+        found = [sha256_file((root / f).resolve()) for f in files if (root / f).resolve().is_file()]
+        raise t.err("sha256", "is required with checkpoint, one digest per file, so that the "
+                              f"teacher is the file you mean; the files' SHA-256: {found}")
+    if len(digests) != len(files) or not all(isinstance(d, str) for d in digests):
+        raise t.err("sha256", f"expected one SHA-256 hex digest per checkpoint file "
+                              f"({len(files)}), found {digests!r}")
+    paths = []
+    for f, want in zip(files, digests):
+        fp = (root / f).resolve()
+        if not fp.is_file():
+            raise t.err("checkpoint", f"file {fp} does not exist")
+        found = sha256_file(fp)
+        if found != want.lower():
+            raise t.err("sha256", f"{fp} has SHA-256 {found}, expected {want}")
+        try:
+            fit_checkpoint(spec.build(10), load_checkpoint(fp), fp)
+        except UserError as e:
+            raise t.err("checkpoint", str(e)) from None
+        paths.append(str(fp))
+    return tuple(paths)

@@ -17,6 +17,8 @@ from the monitor below training accuracy (first ``MONITOR_TRAIN`` training image
 accuracy and NLL, and the median Dirichlet precision α0 (Dirichlet students) or the mean
 mutual information of its samples on the validation split (multi-sample models), in
 ``train_info.json`` under ``curves`` (one list per network).
+* ``compress``: a compressed variant of a trained student, ``int8`` or ``prune<P>``
+  (`kdbench.compress`): ``variant.json`` (built or not, and why), a pruned variant's ``weights.pt``.
 * ``evaluate``: predicts every evaluation split and writes ``metrics.csv`` (long format;
   conformal sets calibrated on each variant's own validation predictions),
   ``reliability.csv``, ``histograms.csv``, ``risk_coverage.csv`` and per-example
@@ -26,11 +28,13 @@ mutual information of its samples on the validation split (multi-sample models),
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
 
+from . import compress
 from . import device as devices
 from .config import ModelSpec
 from .data.splits import eval_splits, load_dataset
@@ -43,7 +47,7 @@ from .models.cnn import count_parameters
 from .plan import Job
 from .posthoc import CALIBRATORS
 from .prediction import Prediction
-from .store import JobDir, RunStore
+from .store import JobDir, RunStore, fit_checkpoint
 from .teachers import TEACHERS
 from .train import Monitor, TrainConfig, fit
 
@@ -106,6 +110,9 @@ def train_teacher(job: Job, store: RunStore, progress: bool) -> None:
     info = {"curves": [], "seconds": [], "device": str(devices.current())}
     monitor = _monitor(lambda net: TEACHERS.create(t["kind"], nets=[net], samples=t["samples"],
                                                    seed=cfg["seed"]), ds)
+    if t.get("checkpoint_sha256"):  # a teacher trained elsewhere: loaded, checked, not trained
+        _load_teacher(job, out, spec, ds.num_classes, info)
+        return
     for m in range(t["members"]):
         seed = 1000 * cfg["seed"] + m
         net = _new_net(spec, ds.num_classes, seed)
@@ -116,6 +123,26 @@ def train_teacher(job: Job, store: RunStore, progress: bool) -> None:
         info["seconds"].append(time.perf_counter() - start)
         out.save_state(f"member{m}.pt", net.state_dict())
         info["parameters"] = count_parameters(net)
+    out.write_json("train_info.json", info)
+
+
+def _load_teacher(job: Job, out: JobDir, spec: ModelSpec, num_classes: int, info: dict) -> None:
+    """A checkpoint teacher's members from ``job.files``, each checked against its recorded
+    SHA-256 and the architecture (`kdbench.store.fit_checkpoint`); no training curves."""
+    from .errors import UserError
+    from .store import load_checkpoint, sha256_file
+
+    for m, (path, want) in enumerate(zip(job.files, job.config["teacher"]["checkpoint_sha256"])):
+        found = sha256_file(Path(path))
+        if found != want:
+            raise UserError(f"checkpoint {path} has SHA-256 {found}, expected {want}")
+        net = spec.build(num_classes)
+        fit_checkpoint(net, load_checkpoint(Path(path)), Path(path))
+        out.save_state(f"member{m}.pt", net.state_dict())
+        info["curves"].append([])
+        info["seconds"].append(0.0)
+        info["parameters"] = count_parameters(net)
+    info["checkpoint"] = list(job.files)
     out.write_json("train_info.json", info)
 
 
@@ -172,9 +199,12 @@ def train_student(job: Job, store: RunStore, progress: bool) -> None:
                                        "device": str(devices.current())})
 
 
-def _predictor(model_job: Job | dict, store: RunStore, model_job_id: str, num_classes: int):
+def _predictor(model_job: Job | dict, store: RunStore, model_job_id: str, num_classes: int,
+               ds=None):
     cfg = model_job
     src = store.job(model_job_id)
+    if "variant" in cfg:  # a compressed student (kdbench.compress); int8 calibrates on ds.val
+        return _variant_predictor(cfg, store, src, ds)
     if "teacher" in cfg and "student" not in cfg:
         return _teacher_predictor(src, cfg["teacher"], cfg["seed"], num_classes)
     method = METHODS.create(cfg["method"]["kind"], **cfg["method"]["options"])
@@ -182,19 +212,37 @@ def _predictor(model_job: Job | dict, store: RunStore, model_job_id: str, num_cl
     return method.predictor(src.load_into(net, "weights.pt"))
 
 
-def evaluate(job: Job, store: RunStore, progress: bool) -> None:
+def data_config(d: dict):
+    """A job config's ``data`` (lists from JSON) -> `kdbench.config.DataConfig`."""
     from .config import DataConfig
 
+    return DataConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
+
+
+def evaluate(job: Job, store: RunStore, progress: bool) -> None:
     cfg = job.config
-    d = cfg["data"]
-    data = DataConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
+    data = data_config(cfg["data"])
     ds = load_dataset(data.dataset, data.split, data.split_seed)
-    predictor = _predictor(cfg["model"], store, cfg["model_job"], ds.num_classes)
-    out = store.begin(job.id, cfg)
+    build = lambda: _predictor(cfg["model"], store, cfg["model_job"], ds.num_classes, ds)  # noqa: E731
+    try:
+        predictor = build()
+    except compress.NotBuilt as e:  # recorded, not failed: the run goes on
+        store.begin(job.id, cfg).write_json("eval_info.json", {"seconds": 0.0, "not_built": str(e)})
+        return
+    evaluate_predictor(predictor, ds, data, list(cfg.get("posthoc") or ()),
+                       store.begin(job.id, cfg), cpu_predictor=lambda: compress.OnCPU(build))
+
+
+def evaluate_predictor(predictor, ds, data, posthoc: list[str], out: JobDir, *,
+                       cpu_predictor=None) -> None:
+    """The one evaluation path: ``predictor`` (anything with ``predict(x) -> Prediction``) on
+    every evaluation split of ``data`` (a `kdbench.config.DataConfig`; ``ds`` its loaded data
+    set), with the post-hoc calibrators ``posthoc`` fitted on ``ds.val``; writes the evaluate
+    job's files into ``out``. ``cpu_predictor()`` builds the same model on the CPU for the
+    latency measurement (`kdbench.compress.cpu_ms_per_image`) when the job runs elsewhere."""
     start = time.perf_counter()
     val_pred, val_y = predictor.predict(ds.val.x), ds.val.y.numpy()
-    calibrators = {name: CALIBRATORS.create(name).fit(val_pred, val_y)
-                   for name in cfg.get("posthoc") or ()}
+    calibrators = {name: CALIBRATORS.create(name).fit(val_pred, val_y) for name in posthoc}
     # conformal sets: each variant calibrated on its own validation predictions
     conformal_cal = {"-": (val_pred.mean(), val_y),
                      **{name: (c.transform(val_pred).mean(), val_y) for name, c in calibrators.items()}}
@@ -244,8 +292,66 @@ def evaluate(job: Job, store: RunStore, progress: bool) -> None:
     out.write_json("eval_info.json", {
         "seconds": seconds, "images": images, "predict_seconds": predict_seconds,
         "ms_per_image": 1000 * predict_seconds / images, "device": str(devices.current()),
-        "temperature": getattr(calibrators.get("temperature"), "temperature", None)})
+        "temperature": getattr(calibrators.get("temperature"), "temperature", None),
+        **compress.footprint(compress.networks(predictor)),
+        "cpu_ms_per_image": compress.cpu_ms_per_image(
+            predictor if cpu_predictor is None or isinstance(predictor, compress.OnCPU)
+            or devices.current().type == "cpu" else cpu_predictor(), ds.test.x)})
+
+
+def _variant_predictor(cfg: dict, store: RunStore, src: JobDir, ds):
+    """The predictor of a compressed student (`kdbench.compress`) from its compress job."""
+    info = src.read_json("variant.json")
+    if not info["built"]:
+        raise compress.NotBuilt(info["reason"])
+    kind, _ = compress.parse_variant(cfg["variant"])
+    base = cfg["model"]
+    method = METHODS.create(base["method"]["kind"], **base["method"]["options"])
+    net = method.wrap_model(_spec(base["student"]["model"]).build(ds.num_classes))
+    if kind == "prune":
+        return method.predictor(src.load_into(net, "weights.pt"))
+    net = store.job(cfg["model_job"]).load_into(net, "weights.pt").eval()
+    qnet = compress.quantize_int8(net, ds.val.x)
+    return compress.OnCPU(lambda: method.predictor(qnet))
+
+
+def compress_model(job: Job, store: RunStore, progress: bool) -> None:
+    """Build one compressed variant of a trained student (`kdbench.compress`): ``variant.json``
+    says whether it was built (and why not) and holds a pruned variant's fine-tune records; a
+    pruned variant's weights go to ``weights.pt``. An int8 variant is only tried here: its
+    evaluate job builds it again from the same weights and images (deterministic)."""
+    cfg, base = job.config, job.config["model"]
+    kind, percent = compress.parse_variant(cfg["variant"])
+    ds = _data(base)
+    method = METHODS.create(base["method"]["kind"], **base["method"]["options"])
+    net = method.wrap_model(_spec(base["student"]["model"]).build(ds.num_classes))
+    net = store.job(cfg["model_job"]).load_into(net, "weights.pt")
+    out = store.begin(job.id, cfg)
+    start = time.perf_counter()
+    info: dict = {"variant": cfg["variant"], "built": True, "reason": ""}
+    try:
+        if kind == "int8":
+            compress.quantize_int8(net, ds.val.x)
+        else:
+            compress.prune_global(net, percent)
+            ft = cfg["finetune"]
+            if ft["epochs"] > 0:
+                probs = None
+                if method.needs_teacher:
+                    probs = torch.from_numpy(store.job(cfg["transfer_job"]).load_arrays(
+                        "probs.npz")["probs"]).to(devices.current())
+                info["curve"] = compress.finetune(
+                    net, method, _transfer_data(base, ds), probs,
+                    train=TrainConfig(**base["student"]["train"]), epochs=ft["epochs"],
+                    lr_scale=ft["lr_scale"], seed=1000 * base["seed"] + 700, desc=job.label,
+                    monitor=_monitor(method.predictor, ds))
+            compress.make_permanent(net)
+            out.save_state("weights.pt", net.state_dict())
+    except compress.NotBuilt as e:
+        info.update(built=False, reason=str(e))
+    info["seconds"] = time.perf_counter() - start
+    out.write_json("variant.json", info)
 
 
 RUNNERS = {"train_teacher": train_teacher, "transfer": transfer, "train_student": train_student,
-           "evaluate": evaluate}
+           "evaluate": evaluate, "compress": compress_model}

@@ -3,7 +3,10 @@
 Jobs: ``train_teacher``; ``transfer`` (the teacher's outputs on the suite's transfer set,
 depends on the teacher's job; one per teacher and seed, shared by all its students);
 ``train_student`` (depends on its teacher's ``transfer`` job unless its method needs no
-teacher); ``evaluate`` (depends on the model's training job). A job is a pure function of its
+teacher); ``compress`` (a student's ``int8`` / ``prune<P>`` variant from the suite's
+``[compress]`` table, `kdbench.compress`: depends on the student's training job, and a pruned
+variant's fine-tune on its ``transfer`` job); ``evaluate`` (depends on the model's training or
+compress job; a compressed variant's without post-hoc calibrators). A job is a pure function of its
 config; its id is ``<kind>-<first 16 hex of SHA-256(config JSON + the kind's schema version)>``, so equal
 configs share one job across suites and names (e.g. one labels-only student serves every
 teacher). Names in the suite are labels, not part of the hash.
@@ -28,6 +31,8 @@ class Job:
     config: dict
     deps: tuple[str, ...]
     label: str
+    files: tuple[str, ...] = ()  # input files the job reads (a teacher's checkpoints); not hashed:
+    #                              the config holds their SHA-256
 
 
 @dataclass(frozen=True)
@@ -43,11 +48,16 @@ class ModelEntry:
     train_job: str
     eval_job: str
     transfer_job: str = "-"  # the teacher outputs a student learned from (a teacher: its own)
+    base_model: str = "-"    # a compressed variant: the student it was made from; else "-"
+    variant: str = "-"       # a compressed variant's name (int8, prune<P>); else "-"
 
 
 def _plain(obj: Any) -> Any:
+    """JSON-able form of a config; fields marked ``omit_default`` (settings added later, e.g.
+    `TrainConfig.optimizer`) are left out at their default, so older job ids stay the same."""
     if dataclasses.is_dataclass(obj):
-        return {f.name: _plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+        return {f.name: _plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)
+                if not (f.metadata.get("omit_default") and getattr(obj, f.name) == f.default)}
     if isinstance(obj, (list, tuple)):
         return [_plain(v) for v in obj]
     if isinstance(obj, dict):
@@ -60,13 +70,17 @@ def job_id(kind: str, config: dict) -> str:
     return f"{kind}-{hashlib.sha256(blob.encode()).hexdigest()[:16]}"
 
 
-def _job(kind: str, config: dict, deps: tuple[str, ...], label: str) -> Job:
-    return Job(job_id(kind, config), kind, config, deps, label)
+def _job(kind: str, config: dict, deps: tuple[str, ...], label: str,
+         files: tuple[str, ...] = ()) -> Job:
+    return Job(job_id(kind, config), kind, config, deps, label, files)
 
 
 def _teacher_config(t: TeacherConfig) -> dict:
-    return _plain({"kind": t.kind, "model": t.model, "members": t.members,
-                   "samples": t.samples, "train": t.train})
+    cfg = {"kind": t.kind, "model": t.model, "members": t.members, "samples": t.samples,
+           "train": t.train}
+    if t.checkpoint:  # loaded, not trained: identified by the files' SHA-256
+        cfg["checkpoint_sha256"] = list(t.sha256)
+    return _plain(cfg)
 
 
 def plan(suite: Suite) -> tuple[list[Job], list[ModelEntry]]:
@@ -91,7 +105,8 @@ def plan(suite: Suite) -> tuple[list[Job], list[ModelEntry]]:
         transfer_jobs: dict[str, Job] = {}
         for t in suite.teachers.values():
             cfg = {"seed": seed, "data": train_data, "teacher": _teacher_config(t)}
-            job = _job("train_teacher", cfg, (), f"train teacher {t.name} (seed {seed})")
+            job = _job("train_teacher", cfg, (), f"train teacher {t.name} (seed {seed})",
+                       t.checkpoint)
             add(job)
             tjob = "-"
             if t.name in distilled:
@@ -116,4 +131,19 @@ def plan(suite: Suite) -> tuple[list[Job], list[ModelEntry]]:
             add(job)
             models.append(ModelEntry(seed, name, "student", pair.teacher or "-", m.name, s.name,
                                      job.id, evaluate(job, name, seed), deps[0] if deps else "-"))
+            for variant in suite.compress.variants():  # kdbench.compress; no post-hoc rows
+                ccfg = {"variant": variant, "model_job": job.id, "model": job.config}
+                cdeps = (job.id,)
+                if variant.startswith("prune"):
+                    ccfg["finetune"] = {"epochs": suite.compress.finetune_epochs,
+                                        "lr_scale": suite.compress.finetune_lr_scale}
+                    if deps and suite.compress.finetune_epochs:
+                        ccfg["transfer_job"], cdeps = deps[0], (job.id, deps[0])
+                cjob = _job("compress", ccfg, cdeps, f"compress {name} to {variant} (seed {seed})")
+                add(cjob)
+                ecfg = {"model_job": cjob.id, "model": cjob.config, "data": data, "posthoc": []}
+                ejob = add(_job("evaluate", ecfg, (cjob.id,), f"evaluate {name}+{variant} (seed {seed})"))
+                models.append(ModelEntry(seed, f"{name}+{variant}", "student", pair.teacher or "-",
+                                         m.name, s.name, cjob.id, ejob, deps[0] if deps else "-",
+                                         base_model=name, variant=variant))
     return list(jobs.values()), models

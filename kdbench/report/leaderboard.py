@@ -88,7 +88,8 @@ def suite_rows(suite: str, metrics: pd.DataFrame, models: pd.DataFrame) -> pd.Da
             members = info.at[base, "members"] if pd.notna(info.at[base, "members"]) else 1
             params = info.at[base, "parameters"]
             row["parameters"] = int(params * members) if pd.notna(params) else np.nan
-            row["ms_per_image"] = info.at[base, "ms_per_image"] if "ms_per_image" in info else np.nan
+            own = m if m in info.index else base  # a compressed variant has its own timing
+            row["ms_per_image"] = info.at[own, "ms_per_image"] if "ms_per_image" in info else np.nan
         row["_order"] = order.index(base) if base in order else len(order)
         rows.append(row)
     df = pd.DataFrame(rows)

@@ -434,8 +434,9 @@ def posthoc_table(metrics: pd.DataFrame, order: list[str]) -> pd.DataFrame:
     fam = family_mean(metrics)
     variants = metrics.loc[metrics.posthoc.astype(str) != "-", "posthoc"].unique()
     rows = []
-    for m in order:
-        for name in [m] + [f"{m}+{v}" for v in variants]:
+    present = set(metrics.model)  # compressed variants (kdbench.compress) have no calibrators
+    for m in (m for m in order if "+" not in m):
+        for name in [m] + [f"{m}+{v}" for v in variants if f"{m}+{v}" in present]:
             rows.append({"model": name, **{f"{label} {metric.upper()}": fam.get((name, split, metric), np.nan)
                                            for split, label in (("id", "ID"), ("corrupt", "C"), ("shift", "Shift"))
                                            for metric in ("ece", "nll")}})
