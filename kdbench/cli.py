@@ -28,9 +28,18 @@ def _workdir(path: str) -> Path:
     return wd
 
 
+def _data_dir(args: argparse.Namespace) -> None:
+    """``--data-dir``: the root of the external data files, for this process and its workers."""
+    if getattr(args, "data_dir", None):
+        from .data.files import use_root
+
+        use_root(args.data_dir)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from .config import load_suite
 
+    _data_dir(args)
     suite = load_suite(args.suite, seeds=args.seeds)
     return _run_and_report(suite, _workdir(args.workdir), args)
 
@@ -97,6 +106,7 @@ def _run_and_report(suite, wd: Path, args: argparse.Namespace, only: set[str] | 
 def cmd_add_pair(args: argparse.Namespace) -> int:
     from .config import load_suite, with_pair
 
+    _data_dir(args)
     suite, pair = with_pair(load_suite(args.suite, seeds=args.seeds), args.teacher,
                             args.student, args.method)
     name = f"{pair.student}-{pair.method}" + (f"-{pair.teacher}" if pair.teacher else "")
@@ -126,7 +136,7 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
 
 def cmd_list(args: argparse.Namespace) -> int:
     from .config import list_suites
-    from .data import CORRUPTIONS, DATASETS, OOD_SETS, SHIFT_SETS
+    from .data import CORRUPTED_SETS, CORRUPTIONS, DATASETS, OOD_SETS, SHIFT_SETS
     from .distill import METHODS
     from .models import MODELS
     from .posthoc import CALIBRATORS
@@ -134,13 +144,28 @@ def cmd_list(args: argparse.Namespace) -> int:
 
     sections = {"suite": ("suites", list_suites()), "dataset": ("datasets", DATASETS.names()),
                 "shift": ("shift sets", SHIFT_SETS.names()), "ood": ("OOD sets", OOD_SETS.names()),
-                "corruption": ("corruptions", CORRUPTIONS.names()), "model": ("models", MODELS.names()),
+                "corruption": ("corruptions", CORRUPTIONS.names()),
+                "corrupted": ("corrupted sets (read from files)",
+                              [f"{n} ({len(CORRUPTED_SETS.get(n).types.names())} types)"
+                               for n in CORRUPTED_SETS.names()]),
+                "model": ("models (parameters for 10 classes)",
+                          [_with_parameters(MODELS, n) for n in MODELS.names()]),
                 "teacher": ("teacher kinds", TEACHERS.names()), "method": ("methods", METHODS.names()),
                 "calibrator": ("post-hoc calibrators", CALIBRATORS.names())}
     for key, (title, names) in sections.items():
         if args.what in (None, key):
             print(f"{title}: {', '.join(names)}")
     return 0
+
+
+def _with_parameters(models, name: str) -> str:
+    """``name (N params)`` for a model built with its defaults (just the name if it cannot be)."""
+    from .models.cnn import count_parameters
+
+    try:
+        return f"{name} ({count_parameters(models.create(name)):,})"
+    except (TypeError, ValueError):
+        return name
 
 
 def cmd_figures(args: argparse.Namespace) -> int:
@@ -151,7 +176,7 @@ def cmd_figures(args: argparse.Namespace) -> int:
     wd = Path(args.workdir).resolve()
     start = time.perf_counter()
     files = write_figures(wd / "results" / name, wd / "reports" / name / "figures",
-                          formats=tuple(args.format))
+                          formats=tuple(args.format), allow_mixed_suites=args.allow_mixed_suites)
     print(f"kdbench: wrote {len(files)} figure files to {wd / 'reports' / name / 'figures'} "
           f"in {time.perf_counter() - start:.1f}s")
     return 0
@@ -163,7 +188,8 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     name = check_name("suite", args.suite)
     wd = Path(args.workdir).resolve()
-    path = write_report(name, wd / "results" / name, wd / "reports" / name)
+    path = write_report(name, wd / "results" / name, wd / "reports" / name,
+                        allow_mixed_suites=args.allow_mixed_suites)
     print(f"kdbench: report: {path}")
     return 0
 
@@ -179,6 +205,9 @@ def _executor_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--scheduler", metavar="ADDRESS", help="with --executor dask: address of a "
                    "running dask scheduler, e.g. tcp://10.0.0.5:8786 (default: start a local "
                    "cluster); the work directory must be on a filesystem every worker shares")
+    p.add_argument("--data-dir", metavar="DIR", help="root of the external data files (CIFAR-10, "
+                   "CIFAR-100, SVHN, CIFAR-10-C, CIFAR-10.1; layouts in docs/data.md); default: "
+                   "$KDBENCH_DATA, else ./data")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
                    help="where networks train and predict: 'auto' (cuda when torch sees one; "
                    "default), 'cpu' or 'cuda'; bf16 autocast for training on cuda")
@@ -232,7 +261,7 @@ def build_parser() -> argparse.ArgumentParser:
     ls = sub.add_parser("list", help="list suites, datasets, corruptions, models, methods",
                         description="List what kdbench can run.")
     ls.add_argument("what", nargs="?", choices=["suite", "dataset", "shift", "ood", "corruption",
-                                                  "model", "teacher", "method", "calibrator"],
+                                                  "corrupted", "model", "teacher", "method", "calibrator"],
                     help="only this kind")
     ls.set_defaults(func=cmd_list)
 
@@ -241,12 +270,16 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--suite", default="mnist5k")
     f.add_argument("--workdir", default=".")
     f.add_argument("--format", nargs="+", default=["png", "pdf"], choices=["png", "pdf", "svg"])
+    f.add_argument("--allow-mixed-suites", action="store_true", help="draw results whose files "
+                   "record different suite hashes (refused by default)")
     f.set_defaults(func=cmd_figures)
 
     rep = sub.add_parser("report", help="rewrite report.md and its figures from results/",
                          description="Regenerate reports/<suite>/ from results/<suite>.")
     rep.add_argument("--suite", default="mnist5k")
     rep.add_argument("--workdir", default=".")
+    rep.add_argument("--allow-mixed-suites", action="store_true", help="report results whose "
+                     "files record different suite hashes (refused by default)")
     rep.set_defaults(func=cmd_report)
     return p
 

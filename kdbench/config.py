@@ -25,7 +25,8 @@ from .models import MODELS
 from .posthoc import CALIBRATORS
 from .registry import Registry
 from .teachers import TEACHERS
-from .train import TrainConfig
+from .train import AUGMENTS as TRAIN_AUGMENTS
+from .train import OPTIMIZERS, TrainConfig
 
 SUITES_DIR = Path(__file__).resolve().parent / "suites"
 SAFE_NAME = re.compile(r"^[a-z0-9][a-z0-9_\-]{0,63}$")
@@ -54,6 +55,8 @@ class DataConfig:
     shift: tuple[str, ...] = ()
     ood: tuple[str, ...] = ()
     ood_n: int = 1000
+    # a corrupted set read from files (``cifar10-c``): ``corruptions`` are its types
+    corrupted: str = field(default="", metadata={"omit_default": True})
 
 
 @dataclass(frozen=True)
@@ -172,20 +175,30 @@ class _Table:
             raise self.err(key, f"expected an integer {rng}, found {v}")
         return v
 
-    def names(self, key: str, registry: Registry, default: Any = ...) -> tuple[str, ...]:
-        """A list of registry names; wildcard patterns such as "*" expand in natural order."""
+    def names(self, key: str, registry: Registry, default: Any = ..., *,
+              dataset: str | None = None) -> tuple[str, ...]:
+        """A list of registry names; wildcard patterns such as "*" expand in natural order.
+        With ``dataset``, patterns expand only over the entries that fit its images
+        (`kdbench.data.registry.fits`; a defaulted pattern may then match nothing) and a named
+        entry that does not fit is an error."""
         v = self.take(key, list, default, what="a list of names")
+        keep = (lambda n: fits(registry, n, dataset)) if dataset else (lambda n: True)
         out: list[str] = []
         for item in v:
             if not isinstance(item, str):
                 raise self.err(key, f"expected names (strings), found {item!r}")
             if any(c in item for c in "*?["):
-                match = registry.names(item)
-                if not match:
-                    raise self.err(key, f"pattern '{item}' matches no {registry.kind}")
+                match = [m for m in registry.names(item) if keep(m)]
+                if not match and (key in self.data or not registry.names(item)):
+                    raise self.err(key, f"pattern '{item}' matches no {registry.kind}"
+                                        + (f" for data set '{dataset}'" if dataset else ""))
                 out += [m for m in match if m not in out]
             elif item not in registry:
                 raise self.err(key, str(unknown_name(registry.kind, item, registry.names())))
+            elif not keep(item):
+                ok = [m for m in registry.names() if keep(m)]
+                raise self.err(key, f"{registry.kind} '{item}' is not for the images of data set "
+                                    f"'{dataset}'; ones that are: {', '.join(ok) or 'none'}")
             elif item not in out:
                 out.append(item)
         return tuple(out)
@@ -226,13 +239,29 @@ def _options(table: _Table, factory: Any, kind: str, name: str,
 
 
 def _train(t: _Table, base: TrainConfig) -> TrainConfig:
-    return TrainConfig(
+    kw = dict(
         epochs=t.int("epochs", base.epochs, lo=1),
         batch_size=t.int("batch_size", base.batch_size, lo=1),
         lr=_positive(t, "lr", base.lr),
         weight_decay=_nonneg(t, "weight_decay", base.weight_decay),
         clip_grad_norm=_nonneg(t, "clip_grad_norm", base.clip_grad_norm),
+        optimizer=_choice(t, "optimizer", base.optimizer, OPTIMIZERS),
+        momentum=_nonneg(t, "momentum", base.momentum),
+        nesterov=t.take("nesterov", bool, base.nesterov, what="true or false"),
+        warmup_epochs=t.int("warmup_epochs", base.warmup_epochs, lo=0),
+        augment=_choice(t, "augment", base.augment, TRAIN_AUGMENTS),
     )
+    try:
+        return TrainConfig(**kw)
+    except ValueError as e:  # settings that do not go together (TrainConfig.__post_init__)
+        raise UserError(f"{t.file}: {t.where}: {e}") from None
+
+
+def _choice(t: _Table, key: str, default: str, allowed: tuple[str, ...]) -> str:
+    v = t.take(key, str, default, what="a string")
+    if v not in allowed:
+        raise t.err(key, str(unknown_name(key, v, list(allowed))))
+    return v
 
 
 def _positive(t: _Table, key: str, default: float) -> float:
@@ -351,11 +380,19 @@ def load_suite(name_or_path: str, *, seeds: list[int] | None = None) -> Suite:
     severities = d.take("severities", list, [1, 2, 3, 4, 5], what="a list of integers")
     if not severities or not all(s in (1, 2, 3, 4, 5) for s in severities) or len(set(severities)) != len(severities):
         raise d.err("severities", f"expected distinct integers from 1 to 5, found {severities}")
+    corrupted = d.take("corrupted", str, "")
+    if corrupted and corrupted not in CORRUPTED_SETS:
+        raise d.err("corrupted", str(unknown_name("corrupted set", corrupted, CORRUPTED_SETS.names())))
+    if corrupted and not fits(CORRUPTED_SETS, corrupted, dataset):
+        raise d.err("corrupted", f"corrupted set '{corrupted}' is not for data set '{dataset}'")
+    kinds = CORRUPTED_SETS.get(corrupted).types if corrupted else CORRUPTIONS
     data = DataConfig(
         dataset=dataset, split=tuple(split), split_seed=d.int("split_seed", 0, lo=0),
-        corruptions=d.names("corruptions", CORRUPTIONS, ["*"]), severities=tuple(severities),
-        corrupt_n=d.int("corrupt_n", 1000, lo=1), shift=d.names("shift", SHIFT_SETS, ["*"]),
-        ood=d.names("ood", OOD_SETS, ["*"]), ood_n=d.int("ood_n", 1000, lo=1),
+        corruptions=d.names("corruptions", kinds, ["*"], dataset=None if corrupted else dataset),
+        severities=tuple(severities), corrupt_n=d.int("corrupt_n", 1000, lo=1),
+        shift=d.names("shift", SHIFT_SETS, ["*"], dataset=dataset),
+        ood=d.names("ood", OOD_SETS, ["*"], dataset=dataset), ood_n=d.int("ood_n", 1000, lo=1),
+        corrupted=corrupted,
     )
     d.finish()
     if data.corrupt_n > data.split[2]:

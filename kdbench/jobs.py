@@ -98,7 +98,8 @@ def _monitor(make_predictor, ds) -> Monitor:
 
 def _transfer_data(cfg: dict, ds):
     t = cfg["transfer"]
-    return transfer_set(ds.train, t["set"], copies=t["copies"], seed=1000 * cfg["seed"] + 900)
+    return transfer_set(ds.train, t["set"], copies=t["copies"], seed=1000 * cfg["seed"] + 900,
+                        augmentation=ds.transfer_augment)
 
 
 def train_teacher(job: Job, store: RunStore, progress: bool) -> None:

@@ -19,7 +19,7 @@ from typing import Any, Generic, TypeVar
 from .errors import UserError, unknown_name
 
 T = TypeVar("T")
-_NAME = re.compile(r"^[a-z0-9][a-z0-9_\-]*$")
+_NAME = re.compile(r"^[a-z0-9][a-z0-9_.\-]*$")
 
 
 def _natural_key(s: str) -> list:
@@ -37,7 +37,7 @@ class Registry(Generic[T]):
         """Decorator: ``@MODELS.register("cnn")`` adds the factory under ``name``."""
         if not _NAME.match(name):
             raise ValueError(
-                f"{self.kind} name '{name}' is invalid: use lowercase letters, digits, '_' and '-'"
+                f"{self.kind} name '{name}' is invalid: use lowercase letters, digits, '_', '.' and '-'"
             )
 
         def deco(factory: Callable[..., T]) -> Callable[..., T]:

@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import UserError
-from .registry import CORRUPTIONS
+from .registry import CORRUPTIONS, family
 
 Corruption = Callable[[torch.Tensor, int, torch.Generator], torch.Tensor]
 
@@ -115,6 +115,7 @@ def _warp(x: torch.Tensor, lin: torch.Tensor, shift: torch.Tensor | None = None)
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
 
 
+@family("mnist")
 @CORRUPTIONS.register("shot_noise")
 def shot_noise(x: torch.Tensor, severity: int, gen: torch.Generator) -> torch.Tensor:
     """Poisson noise: x' = clip(Poisson(λ·x) / λ, 0, 1) with λ photons per unit intensity."""
@@ -122,6 +123,7 @@ def shot_noise(x: torch.Tensor, severity: int, gen: torch.Generator) -> torch.Te
     return (torch.poisson(x * lam, generator=gen) / lam).clamp(0, 1)
 
 
+@family("mnist")
 @CORRUPTIONS.register("impulse_noise")
 def impulse_noise(x: torch.Tensor, severity: int, gen: torch.Generator) -> torch.Tensor:
     """Salt-and-pepper noise (skimage ``random_noise(mode='s&p')``): each pixel is replaced
@@ -132,6 +134,7 @@ def impulse_noise(x: torch.Tensor, severity: int, gen: torch.Generator) -> torch
     return torch.where(hit, salt.to(x.dtype), x)
 
 
+@family("mnist")
 @CORRUPTIONS.register("glass_blur")
 def glass_blur(x: torch.Tensor, severity: int, gen: torch.Generator) -> torch.Tensor:
     """Blur, uint8, local pixel swaps, blur: the reference step by step.
@@ -164,6 +167,7 @@ def glass_blur(x: torch.Tensor, severity: int, gen: torch.Generator) -> torch.Te
     return gaussian_blur(flat.view(n, c, h, w), sigma, axes="y").clamp(0, 1)
 
 
+@family("mnist")
 @CORRUPTIONS.register("motion_blur")
 def motion_blur(x: torch.Tensor, severity: int, gen: torch.Generator) -> torch.Tensor:
     """ImageMagick ``MotionBlurImage(radius, σ, angle)`` as the reference calls it through Wand,
@@ -195,6 +199,7 @@ def _centre_lin(n: int) -> torch.Tensor:
     return torch.eye(2).repeat(n, 1, 1)
 
 
+@family("mnist")
 @CORRUPTIONS.register("shear")
 def shear(x: torch.Tensor, severity: int, gen: torch.Generator) -> torch.Tensor:
     """skimage 0.15 ``AffineTransform(shear=s)`` about the centre as the inverse map, s = ±angle:
@@ -207,6 +212,7 @@ def shear(x: torch.Tensor, severity: int, gen: torch.Generator) -> torch.Tensor:
     return _warp(x, lin).clamp(0, 1)
 
 
+@family("mnist")
 @CORRUPTIONS.register("scale")
 def scale(x: torch.Tensor, severity: int, gen: torch.Generator) -> torch.Tensor:
     """Zoom out about the centre by f < 1 (inverse map scale 1/f): the digit shrinks by f."""
@@ -214,6 +220,7 @@ def scale(x: torch.Tensor, severity: int, gen: torch.Generator) -> torch.Tensor:
     return _warp(x, _centre_lin(x.shape[0]) / f).clamp(0, 1)
 
 
+@family("mnist")
 @CORRUPTIONS.register("rotate")
 def rotate(x: torch.Tensor, severity: int, gen: torch.Generator) -> torch.Tensor:
     """Rotation about the centre by a fixed angle (rad) of random sign (skimage
@@ -224,6 +231,7 @@ def rotate(x: torch.Tensor, severity: int, gen: torch.Generator) -> torch.Tensor
     return _warp(x, lin).clamp(0, 1)
 
 
+@family("mnist")
 @CORRUPTIONS.register("brightness")
 def brightness(x: torch.Tensor, severity: int, gen: torch.Generator) -> torch.Tensor:
     """Add c to the HSV value and clip. For a grey image V = x and S = 0, so the reference's
@@ -231,6 +239,7 @@ def brightness(x: torch.Tensor, severity: int, gen: torch.Generator) -> torch.Te
     return (x + _PARAMS["brightness"][severity - 1]).clamp(0, 1)
 
 
+@family("mnist")
 @CORRUPTIONS.register("translate")
 def translate(x: torch.Tensor, severity: int, gen: torch.Generator) -> torch.Tensor:
     """Shift by d px along each axis with independent random signs (zeros move in)."""
@@ -240,6 +249,7 @@ def translate(x: torch.Tensor, severity: int, gen: torch.Generator) -> torch.Ten
     return _warp(x, _centre_lin(n), shift).clamp(0, 1)
 
 
+@family("mnist")
 @CORRUPTIONS.register("stripe")
 def stripe(x: torch.Tensor, severity: int, gen: torch.Generator) -> torch.Tensor:
     """Invert (x -> 1 − x) the k leftmost and k rightmost columns (reference: k = 7 of 28,
@@ -277,6 +287,7 @@ def plasma_fractal(n: int, gen: torch.Generator, *, mapsize: int = 256,
     return m / m.amax((1, 2), keepdim=True)
 
 
+@family("mnist")
 @CORRUPTIONS.register("fog")
 def fog(x: torch.Tensor, severity: int, gen: torch.Generator) -> torch.Tensor:
     """x' = clip((x + a·P)·max(x) / (max(x) + a), 0, 1) with P the top-left H×W crop of a
@@ -290,6 +301,7 @@ def fog(x: torch.Tensor, severity: int, gen: torch.Generator) -> torch.Tensor:
     return ((x + amount * p) * top / (top + amount)).clamp(0, 1)
 
 
+@family("mnist")
 @CORRUPTIONS.register("spatter")
 def spatter(x: torch.Tensor, severity: int, gen: torch.Generator) -> torch.Tensor:
     """Grey mud (63/255) occludes the digit, as in the reference: L ~ N(loc, scale²) per pixel,
@@ -331,6 +343,7 @@ def _lines_ladder(strength: float) -> tuple[int, float]:
     return count, strength / count
 
 
+@family("mnist")
 @CORRUPTIONS.register("dotted_line")
 def dotted_line(x: torch.Tensor, severity: int, gen: torch.Generator) -> torch.Tensor:
     """The reference's dotted line, added and clipped: a line from (col 0, row r0) to
@@ -383,6 +396,7 @@ def _zigzag_vertices(r0: torch.Tensor, dr: torch.Tensor, w: int) -> torch.Tensor
     return torch.stack([cs * cos - rs * sin + c0, cs * sin + rs * cos + r0[..., None]], -1)
 
 
+@family("mnist")
 @CORRUPTIONS.register("zigzag")
 def zigzag(x: torch.Tensor, severity: int, gen: torch.Generator) -> torch.Tensor:
     """The reference's zigzag, added and clipped: start row r0 uniform in {0, …, H−2}, end row
@@ -454,6 +468,7 @@ def canny(x: torch.Tensor, *, sigma: float = 1.0, low: float = 0.1,
         grown = nxt
 
 
+@family("mnist")
 @CORRUPTIONS.register("canny_edges")
 def canny_edges(x: torch.Tensor, severity: int, gen: torch.Generator) -> torch.Tensor:
     """x' = (1 − a)·x + a·canny(x): the reference REPLACES the image by its Canny edge map

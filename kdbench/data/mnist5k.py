@@ -21,14 +21,14 @@ import torch
 
 from ..errors import UserError
 from .images import to_float
-from .registry import DATASETS
+from .registry import DATASETS, family
 
 ASSETS = Path(__file__).resolve().parent / "assets"
 
 
 @dataclass(frozen=True)
 class LabelledImages:
-    """Images ``x`` float32 ``(N, 1, 28, 28)`` in [0, 1] and labels ``y`` int64 ``(N,)``."""
+    """Images ``x`` float32 ``(N, C, H, W)`` in [0, 1] and labels ``y`` int64 ``(N,)``."""
 
     x: torch.Tensor
     y: torch.Tensor
@@ -39,12 +39,15 @@ class LabelledImages:
 
 @dataclass(frozen=True)
 class DatasetSplits:
-    """The in-distribution splits of a data set and its number of classes."""
+    """The in-distribution splits of a data set, its number of classes, and how its transfer
+    sets augment images (`kdbench.data.transfer`: "elastic" for digits, "crop-flip" for
+    natural images)."""
 
     train: LabelledImages
     val: LabelledImages
     test: LabelledImages
     num_classes: int
+    transfer_augment: str = "elastic"
 
 
 def load_asset(path: Path = ASSETS / "mnist5k.npz") -> tuple[np.ndarray, np.ndarray]:
@@ -95,6 +98,7 @@ def stratified_split(labels: np.ndarray, sizes: tuple[int, ...], seed: int) -> l
 
 
 @DATASETS.register("mnist5k")
+@family("mnist")
 def mnist5k(*, split: tuple[int, int, int] = (3500, 500, 1000), split_seed: int = 0) -> DatasetSplits:
     """The embedded 5,000-digit MNIST subset, split train/val/test (stratified, seeded)."""
     images, labels = load_asset()

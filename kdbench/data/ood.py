@@ -1,4 +1,4 @@
-"""Out-of-distribution sets for the 28x28 grey-scale digit suites (no labels).
+"""Out-of-distribution sets for the 28x28 grey-scale digit suites, and noise for any images (no labels).
 
 * ``photos`` (far OOD): random square crops (side 28–160 px) of scikit-learn's two bundled
   sample photographs (``china.jpg``, ``flower.jpg``), converted to grey (ITU-R 601 luma) and
@@ -7,7 +7,7 @@
   (sans, serif, mono; regular, bold, oblique), white on black, framed like MNIST, then a random
   rotation of ±15° and scale 0.85–1.15. The letters O, o, I, l, i, which are drawn like the
   digits 0 and 1, are left out.
-* ``noise``: i.i.d. uniform pixel noise in [0, 1].
+* ``noise``: i.i.d. uniform pixel noise in [0, 1], in the shape of the suite's images.
 
 Every set is generated from its own seed, so the same ``n`` and ``seed`` give the same images.
 """
@@ -23,12 +23,13 @@ import torch
 import torch.nn.functional as F
 
 from .images import frame_like_mnist
-from .registry import OOD_SETS
+from .registry import OOD_SETS, family
 
 LETTERS = [c for c in string.ascii_letters if c not in "OoIli"]
 
 
 @OOD_SETS.register("photos")
+@family("mnist")
 def photos(*, n: int = 1000, seed: int = 0) -> torch.Tensor:
     """``n`` grey 28x28 crops of scikit-learn's sample photographs, float32 ``(n, 1, 28, 28)``."""
     from sklearn.datasets import load_sample_images
@@ -78,6 +79,7 @@ def _glyph_bank() -> torch.Tensor:
 
 
 @OOD_SETS.register("letters")
+@family("mnist")
 def letters(*, n: int = 1000, seed: int = 0) -> torch.Tensor:
     """``n`` rendered letters, randomly rotated/scaled, float32 ``(n, 1, 28, 28)``."""
     gen = torch.Generator().manual_seed(seed)
@@ -93,7 +95,9 @@ def letters(*, n: int = 1000, seed: int = 0) -> torch.Tensor:
 
 
 @OOD_SETS.register("noise")
-def noise(*, n: int = 1000, seed: int = 0) -> torch.Tensor:
-    """``n`` images of i.i.d. uniform [0, 1] pixels, float32 ``(n, 1, 28, 28)``."""
+@family(None)
+def noise(*, n: int = 1000, seed: int = 0, shape: tuple[int, int, int] = (1, 28, 28)) -> torch.Tensor:
+    """``n`` images of i.i.d. uniform [0, 1] pixels, float32 ``(n, *shape)`` with ``shape`` =
+    (channels, height, width) of the suite's images (any size)."""
     gen = torch.Generator().manual_seed(seed)
-    return torch.rand(n, 1, 28, 28, generator=gen)
+    return torch.rand(n, *shape, generator=gen)

@@ -13,10 +13,11 @@ from sklearn.datasets import load_digits
 
 from .images import frame_like_mnist
 from .mnist5k import LabelledImages
-from .registry import SHIFT_SETS
+from .registry import SHIFT_SETS, family
 
 
 @SHIFT_SETS.register("digits")
+@family("mnist")
 def digits() -> LabelledImages:
     """scikit-learn's 8x8 digits framed like MNIST: 1,797 labelled images."""
     data = load_digits()

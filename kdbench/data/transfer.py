@@ -8,7 +8,9 @@ ensemble distribution distillation distils on augmented inputs and, in its "+AUX
 auxiliary data (Malinin et al. 2020). kdbench offers three transfer sets:
 
 * ``train``: the training images, labelled.
-* ``augment``: the training images plus ``copies`` augmented copies of them, labelled: each copy
+* ``augment``: the training images plus ``copies`` augmented copies of them, labelled. For
+  natural images (the CIFAR family) a copy is the standard random crop (4-px zero padding) and
+  horizontal flip (`kdbench.data.images.crop_flip`); for digits each copy
   is a random small affine map (rotation U(−15°, 15°), scale U(0.9, 1.1), shift U(−2, 2) px in
   each direction) followed by an elastic deformation (a Gaussian-smoothed random displacement
   field, σ = 3 px, amplitude 1.5 px at its largest — Simard et al. 2003 in spirit), bilinear,
@@ -40,6 +42,7 @@ from typing import Literal
 import torch
 import torch.nn.functional as F
 
+from .images import crop_flip
 from .mnist5k import LabelledImages
 
 TransferKind = Literal["train", "augment", "aux"]
@@ -75,9 +78,9 @@ def augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     return out.clamp(0, 1)
 
 
-def mixtures(train: LabelledImages, n: int, gen: torch.Generator) -> torch.Tensor:
-    """``n`` unlabelled blends λ·a + (1 − λ)·b of augmented training digits a, b of different
-    classes, λ ~ U(0.35, 0.65)."""
+def mixtures(train: LabelledImages, n: int, gen: torch.Generator, *, aug=augment) -> torch.Tensor:
+    """``n`` unlabelled blends λ·a + (1 − λ)·b of training images a, b of different classes,
+    each augmented by ``aug`` (default `augment`), λ ~ U(0.35, 0.65)."""
     m = len(train)
     a = torch.randint(0, m, (n,), generator=gen)
     b = torch.randint(0, m, (n,), generator=gen)
@@ -86,33 +89,43 @@ def mixtures(train: LabelledImages, n: int, gen: torch.Generator) -> torch.Tenso
         b[same] = torch.randint(0, m, (int(same.sum()),), generator=gen)
         same = train.y[a] == train.y[b]
     lam = (0.35 + 0.3 * torch.rand(n, generator=gen)).view(n, 1, 1, 1)
-    xa, xb = augment(train.x[a], gen), augment(train.x[b], gen)
+    xa, xb = aug(train.x[a], gen), aug(train.x[b], gen)
     return (lam * xa + (1 - lam) * xb).clamp(0, 1)
 
 
+AUGMENTS = {"elastic": augment, "crop-flip": crop_flip}
+
+
 @lru_cache(maxsize=2)  # keyed by the tensors' identity: load_dataset returns the same object
-def _build(train: LabelledImages, kind: str, copies: int, seed: int) -> LabelledImages:
+def _build(train: LabelledImages, kind: str, copies: int, seed: int, how: str) -> LabelledImages:
     gen = torch.Generator().manual_seed(seed)
+    aug = AUGMENTS[how]
     xs, ys = [train.x], [train.y]
     if kind in ("augment", "aux"):
         for _ in range(copies):
-            xs.append(augment(train.x, gen))
+            xs.append(aug(train.x, gen))
             ys.append(train.y)
     if kind == "aux":
-        xs.append(mixtures(train, len(train), gen))
+        xs.append(mixtures(train, len(train), gen, aug=aug))
         ys.append(torch.full((len(train),), -1, dtype=train.y.dtype))
     return LabelledImages(torch.cat(xs).contiguous(), torch.cat(ys))
 
 
 def transfer_set(train: LabelledImages, kind: TransferKind, *, copies: int = 0,
-                 seed: int = 0) -> LabelledImages:
+                 seed: int = 0, augmentation: str = "elastic") -> LabelledImages:
     """The transfer set of ``kind`` built from the training images ``train``: labels are the
     class, or −1 for unlabelled auxiliary images. ``copies`` augmented copies for ``augment``
-    and ``aux`` (ignored for ``train``). Cached per process for the last two calls."""
+    and ``aux`` (ignored for ``train``), made by ``augmentation``: "elastic" (the
+    digits' affine + elastic map) or "crop-flip" (`kdbench.data.images.crop_flip`, for
+    natural images; the data set says which, ``DatasetSplits.transfer_augment``). Cached per
+    process for the last two calls."""
+    if augmentation not in AUGMENTS:
+        raise ValueError(f"transfer augmentation must be one of {', '.join(AUGMENTS)}; "
+                         f"found {augmentation!r}")
     if kind not in TRANSFER_KINDS:
         raise ValueError(f"transfer set must be one of {', '.join(TRANSFER_KINDS)}; found {kind!r}")
     if copies < 0:
         raise ValueError(f"transfer copies must be >= 0; found {copies}")
     if kind == "train":
         return train
-    return _build(train, kind, copies, seed)
+    return _build(train, kind, copies, seed, augmentation)

@@ -6,4 +6,4 @@ from ..registry import Registry
 
 MODELS: Registry = Registry("model")
 
-from . import cnn  # noqa: E402,F401  (fill the registry)
+from . import cnn, resnet, wide_resnet  # noqa: E402,F401  (fill the registry)

@@ -1,0 +1,168 @@
+"""The CIFAR family read from the published files: ``cifar10`` and ``cifar100`` (data sets),
+``cifar100`` (near-OOD set for CIFAR-10) and ``cifar10.1`` (natural shift).
+
+Layouts under the data root (`kdbench.data.files`), as the official archives unpack:
+
+* ``cifar-10-batches-py/data_batch_1`` … ``data_batch_5``, ``test_batch``: pickled dicts with
+  ``data`` uint8 ``(N, 3072)`` (each row the red, green, then blue 32×32 plane, row-major) and
+  ``labels`` (N integers in 0–9); ``batches.meta`` with ``label_names`` (10 names).
+  Krizhevsky 2009, https://www.cs.toronto.edu/~kriz/cifar.html.
+* ``cifar-100-python/train``, ``test``: ``data`` as above, ``fine_labels`` (0–99),
+  ``coarse_labels`` (0–19); ``meta`` with ``fine_label_names`` (100 names).
+* ``CIFAR-10.1/cifar10.1_v6_data.npy`` uint8 ``(2000, 32, 32, 3)`` and
+  ``cifar10.1_v6_labels.npy`` (2000 integers in 0–9): Recht et al. 2018, "Do CIFAR-10
+  classifiers generalize to CIFAR-10?", https://github.com/modestyachts/CIFAR-10.1.
+
+Images become float32 ``(N, 3, 32, 32)`` in [0, 1]. Splits: train and validation are drawn from
+the training file(s), stratified by class and seeded (`kdbench.data.mnist5k.stratified_split`);
+the test split is the FIRST ``test`` images of the test file in file order, so that row i of
+every CIFAR-10-C severity block is test image i (`kdbench.data.corrupted`). An OOD set of ``n``
+images is a seeded random subset of the file's test images (all of them when it has fewer).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..errors import UserError
+from .files import check_array, check_labels, check_md5, data_root, hwc_to_float, load_pickle, np_load, require
+from .mnist5k import DatasetSplits, LabelledImages, stratified_split
+from .registry import DATASETS, OOD_SETS, SHIFT_SETS, family
+
+CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
+CIFAR100_URL = "https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz"
+CIFAR101_URL = "https://github.com/modestyachts/CIFAR-10.1/tree/master/datasets"
+
+# Published MD5s of the unpacked files (as torchvision's CIFAR10/CIFAR100 classes list them).
+CIFAR10_MD5 = {
+    "data_batch_1": "c99cafc152244af753f735de768cd75f",
+    "data_batch_2": "d4bba439e000b95fd0a9bffe97cbabec",
+    "data_batch_3": "54ebc095f3ab1f0389bbae665268c751",
+    "data_batch_4": "634d18415352ddfa80567beed471001a",
+    "data_batch_5": "482c414d41f54cd18b22e5b47cb7c3cb",
+    "test_batch": "40351d587109b95175f43aff81a1287e",
+}
+CIFAR100_MD5 = {"train": "16019d7e3df5f24257cddd939b257f8d",
+                "test": "f0ef6b0ae62326f3e7ffdfab6717acfc"}
+FULL_N = {"data_batch": 10000, "test_batch": 10000, "train": 50000, "test": 10000}
+
+
+def _chw_rows_to_hwc(path: Path, data) -> np.ndarray:
+    data = check_array(path, "data", data, dtype=np.uint8, shape=(None, 3072))
+    return data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
+
+
+def _read_batch(folder: str, name: str, label_key: str, num_classes: int, *, url: str,
+                what: str, md5: str | None, full_n: int) -> tuple[np.ndarray, np.ndarray]:
+    path = require(f"{folder}/{name}", url=url, what=what)
+    d = load_pickle(path)
+    for key in ("data", label_key):
+        if key not in d:
+            raise UserError(f"{path}: no '{key}' entry (found {', '.join(map(str, d))})")
+    x = _chw_rows_to_hwc(path, d["data"])
+    y = check_labels(path, label_key, d[label_key], num_classes)
+    if len(y) != len(x):
+        raise UserError(f"{path}: {len(x)} images but {len(y)} labels")
+    check_md5(path, n=len(x), full_n=full_n, expected=md5, url=url)
+    return x, y
+
+
+def _check_meta(folder: str, name: str, key: str, num_classes: int, *, url: str, what: str) -> None:
+    path = require(f"{folder}/{name}", url=url, what=what)
+    names = load_pickle(path).get(key)
+    if not isinstance(names, list) or len(names) != num_classes:
+        raise UserError(f"{path}: expected '{key}' with {num_classes} class names")
+
+
+@lru_cache(maxsize=4)
+def read_cifar10(part: str, root: str) -> tuple[np.ndarray, np.ndarray]:
+    """CIFAR-10 ``part`` ("train": the five data batches; "test") as uint8 ``(N, 32, 32, 3)``
+    and int64 labels; ``root`` keys the cache (the data root in use)."""
+    kw = dict(label_key="labels", num_classes=10, url=CIFAR10_URL, what="CIFAR-10")
+    _check_meta("cifar-10-batches-py", "batches.meta", "label_names", 10, url=CIFAR10_URL,
+                what="CIFAR-10")
+    names = [f"data_batch_{i}" for i in range(1, 6)] if part == "train" else ["test_batch"]
+    parts = [_read_batch("cifar-10-batches-py", n, md5=CIFAR10_MD5[n],
+                         full_n=FULL_N[n.rstrip("_12345")], **kw) for n in names]
+    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+
+@lru_cache(maxsize=4)
+def read_cifar100(part: str, root: str) -> tuple[np.ndarray, np.ndarray]:
+    """CIFAR-100 ``part`` ("train" or "test") as uint8 ``(N, 32, 32, 3)`` and fine labels."""
+    _check_meta("cifar-100-python", "meta", "fine_label_names", 100, url=CIFAR100_URL,
+                what="CIFAR-100")
+    return _read_batch("cifar-100-python", part, "fine_labels", 100, url=CIFAR100_URL,
+                       what="CIFAR-100", md5=CIFAR100_MD5[part], full_n=FULL_N[part])
+
+
+def _root() -> str:
+    return str(data_root()[0])
+
+
+def _splits(read, split: tuple[int, int, int], split_seed: int, num_classes: int,
+            what: str) -> DatasetSplits:
+    xtr, ytr = read("train", _root())
+    xte, yte = read("test", _root())
+    n_train, n_val, n_test = split
+    if n_train + n_val > len(ytr):
+        raise UserError(f"{what}: split {list(split)} asks for {n_train + n_val} training and "
+                        f"validation images; the training files hold {len(ytr)}")
+    if n_test > len(yte):
+        raise UserError(f"{what}: split {list(split)} asks for {n_test} test images; the test "
+                        f"file holds {len(yte)}")
+    tr, va = stratified_split(ytr, (n_train, n_val), split_seed)
+    return DatasetSplits(
+        train=LabelledImages(hwc_to_float(xtr[tr]), torch.from_numpy(ytr[tr])),
+        val=LabelledImages(hwc_to_float(xtr[va]), torch.from_numpy(ytr[va])),
+        test=LabelledImages(hwc_to_float(xte[:n_test]), torch.from_numpy(yte[:n_test])),
+        num_classes=num_classes, transfer_augment="crop-flip")
+
+
+@DATASETS.register("cifar10")
+@family("cifar")
+def cifar10(*, split: tuple[int, int, int] = (45000, 5000, 10000), split_seed: int = 0) -> DatasetSplits:
+    """CIFAR-10 from ``cifar-10-batches-py/``: train/val from the 50,000 training images
+    (stratified, seeded), test = the first ``split[2]`` test images in file order."""
+    return _splits(read_cifar10, tuple(split), split_seed, 10, "cifar10")
+
+
+@DATASETS.register("cifar100")
+@family("cifar")
+def cifar100(*, split: tuple[int, int, int] = (45000, 5000, 10000), split_seed: int = 0) -> DatasetSplits:
+    """CIFAR-100 (fine labels) from ``cifar-100-python/``, split as `cifar10`."""
+    return _splits(read_cifar100, tuple(split), split_seed, 100, "cifar100")
+
+
+def subset(x: np.ndarray, n: int, seed: int) -> np.ndarray:
+    """``min(n, len(x))`` rows of ``x`` chosen without replacement by ``default_rng(seed)``,
+    in increasing order."""
+    if n >= len(x):
+        return x
+    return x[np.sort(np.random.default_rng(seed).choice(len(x), n, replace=False))]
+
+
+@OOD_SETS.register("cifar100")
+@family("cifar", not_with=("cifar100",))
+def cifar100_ood(*, n: int = 1000, seed: int = 0) -> torch.Tensor:
+    """Near OOD for CIFAR-10: ``n`` CIFAR-100 test images (seeded subset), ``(n, 3, 32, 32)``.
+    CIFAR-100 shares no class with CIFAR-10 (Krizhevsky 2009)."""
+    x, _ = read_cifar100("test", _root())
+    return hwc_to_float(subset(x, n, seed))
+
+
+@SHIFT_SETS.register("cifar10.1")
+@family("cifar")
+def cifar10_1() -> LabelledImages:
+    """CIFAR-10.1 v6 (Recht et al. 2018): 2,000 new test images of the CIFAR-10 classes."""
+    px = require("CIFAR-10.1/cifar10.1_v6_data.npy", url=CIFAR101_URL, what="CIFAR-10.1")
+    py = require("CIFAR-10.1/cifar10.1_v6_labels.npy", url=CIFAR101_URL, what="CIFAR-10.1")
+    x = check_array(px, "images", np_load(px), dtype=np.uint8, shape=(None, 32, 32, 3))
+    y = check_labels(py, "labels", np_load(py), 10)
+    if len(x) != len(y):
+        raise UserError(f"{px}: {len(x)} images but {py.name} has {len(y)} labels")
+    return LabelledImages(hwc_to_float(x), torch.from_numpy(y))

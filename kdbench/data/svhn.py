@@ -1,0 +1,55 @@
+"""``svhn``: far-OOD set for the CIFAR suites, read from the published test file.
+
+Layout under the data root (`kdbench.data.files`): ``svhn/test_32x32.mat`` as published at
+http://ufldl.stanford.edu/housenumbers/ (Netzer et al. 2011, "Reading digits in natural images
+with unsupervised feature learning"), a MATLAB file read with ``scipy.io.loadmat``: ``X`` uint8
+``(32, 32, 3, N)`` (height, width, channel, image) and ``y`` ``(N, 1)`` with the digits 1–9 and
+10 for the digit 0. Labels are checked and mapped 10 → 0 (`read_svhn`), although an OOD set
+uses none. The published file has 26,032 images; its MD5 is checked when the file has that many.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+import torch
+
+from ..errors import UserError
+from .cifar import subset
+from .files import check_array, check_labels, check_md5, data_root, hwc_to_float, require
+from .registry import OOD_SETS, family
+
+SVHN_URL = "http://ufldl.stanford.edu/housenumbers/test_32x32.mat"
+SVHN_TEST_MD5 = "eb5a983be6a315427106f1b164d9cef3"
+SVHN_TEST_N = 26032
+
+
+@lru_cache(maxsize=2)
+def read_svhn(root: str) -> tuple[np.ndarray, np.ndarray]:
+    """SVHN's test file as uint8 ``(N, 32, 32, 3)`` and int64 labels 0–9 (10 → 0); ``root``
+    keys the cache."""
+    from scipy.io import loadmat
+
+    path = require("svhn/test_32x32.mat", url=SVHN_URL, what="SVHN")
+    try:
+        mat = loadmat(path)
+    except (ValueError, OSError, TypeError) as e:
+        raise UserError(f"{path} is not a MATLAB .mat file: {e}") from None
+    for key in ("X", "y"):
+        if key not in mat:
+            raise UserError(f"{path}: no '{key}' variable")
+    x = check_array(path, "X", mat["X"], dtype=np.uint8, shape=(32, 32, 3, None))
+    y = check_labels(path, "y", np.asarray(mat["y"]).reshape(-1), 10, low=1)
+    if len(y) != x.shape[3]:
+        raise UserError(f"{path}: {x.shape[3]} images but {len(y)} labels")
+    check_md5(path, n=len(y), full_n=SVHN_TEST_N, expected=SVHN_TEST_MD5, url=SVHN_URL)
+    return np.ascontiguousarray(x.transpose(3, 0, 1, 2)), np.where(y == 10, 0, y)
+
+
+@OOD_SETS.register("svhn")
+@family("cifar")
+def svhn(*, n: int = 1000, seed: int = 0) -> torch.Tensor:
+    """Far OOD for CIFAR: ``n`` SVHN test images (seeded subset), float32 ``(n, 3, 32, 32)``."""
+    x, _ = read_svhn(str(data_root()[0]))
+    return hwc_to_float(subset(x, n, seed))
