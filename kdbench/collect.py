@@ -108,11 +108,51 @@ def _commit() -> str:
     return (sha + ("+dirty" if dirty else "")) if sha else "unknown"
 
 
+def suite_hash(models: list[ModelEntry]) -> str:
+    """SHA-256 (hex) over the job schema versions and every planned model's name and evaluate
+    job id (sorted): equal for two runs of the same suite settings, whatever the file layout or
+    the order of the pairs; any setting that changes a job changes it. Every results file
+    records it in its ``suite_hash`` column, and ``figures``/``report`` refuse to merge results
+    of different hashes (`kdbench.report.check_suite_hash`)."""
+    import hashlib
+
+    from . import SCHEMA_VERSION
+
+    blob = json.dumps({"schema": SCHEMA_VERSION,
+                       "models": sorted([m.model, m.eval_job] for m in models)}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def _provenance(store: RunStore, train_job: str, eval_job: str) -> dict:
+    """Per-model environment of ``models.csv``: kdbench and torch versions, the device it was
+    evaluated (else trained) on, and the training batch size from the training job's config."""
+    row = {"kdbench": __version__, "torch": torch.__version__, "device": None, "batch_size": None}
+    for job, name in ((eval_job, "eval_info.json"), (train_job, "train_info.json")):
+        path = store.job(job).path / name if job != "-" else None
+        if path is not None and path.exists() and row["device"] is None:
+            row["device"] = store.job(job).read_json(name).get("device")
+    cfg_path = store.job(train_job).path / "config.json" if train_job != "-" else None
+    if cfg_path is not None and cfg_path.exists():
+        cfg = store.job(train_job).read_json("config.json")
+        part = cfg.get("student") or cfg.get("teacher") or {}
+        row["batch_size"] = (part.get("train") or {}).get("batch_size")
+    return row
+
+
 def collect(suite: Suite, models: list[ModelEntry], store: RunStore,
             out_dir: Path) -> dict[str, pd.DataFrame]:
     """Write the results tables (`kdbench.results_files`) and ``run_info.json`` under
     ``out_dir``; returns the per-split tables."""
     out_dir.mkdir(parents=True, exist_ok=True)
+    stamp = suite_hash(models)
+
+    def write_table(df: pd.DataFrame, folder: Path, name: str, *, sort: list[str]) -> Path:
+        """`kdbench.results_files.write_table` with the suite hash as the last column."""
+        return _write_table(df.assign(suite_hash=stamp), folder, name, sort=sort)
+
+    from .user_model import registered_models  # kdbench.evaluate_model's entries (role user)
+
+    models = list(models) + registered_models(out_dir, suite)
     tables = {
         "metrics": _gather(models, store, "metrics.csv"),
         "reliability": _gather(models, store, "reliability.csv"),
