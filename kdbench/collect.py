@@ -29,7 +29,7 @@ import torch
 from . import __version__
 from .config import Suite
 from .plan import ModelEntry
-from .results_files import write_table
+from .results_files import write_table as _write_table
 from .store import RunStore, atomic_write_text
 from .train import is_converged
 
@@ -254,7 +254,7 @@ def collect(suite: Suite, models: list[ModelEntry], store: RunStore,
         "suite": suite.name, "description": suite.description, "seeds": list(suite.seeds),
         "kdbench": __version__, "torch": torch.__version__, "python": platform.python_version(),
         "device": ", ".join(sorted(devices)) or "cpu", "threads": torch.get_num_threads(),
-        "compute_seconds": {k: round(v, 1) for k, v in stage.items()},
+        "compute_seconds": {k: round(v, 1) for k, v in stage.items()}, "suite_hash": stamp,
     }
     atomic_write_text(out_dir / "run_info.json", json.dumps(run_info, indent=1) + "\n")
     return tables
