@@ -325,6 +325,9 @@ def write_report(suite: str, results: Path, out: Path, *, failed: list[str] | No
             "means over seeds."), Table(display(post, mark=mark))]
         write_table(post, tables_dir, "posthoc", caption=f"Post-hoc calibration, suite {suite}.")
 
+    from .compression import compression_blocks  # kdbench.compress variants
+    blocks += compression_blocks(everything, models_info, tables_dir)
+
     if leaderboard is not None and not leaderboard.empty:
         from .leaderboard import _pm
         part = leaderboard[leaderboard.suite == suite].sort_values("rank").head(10)
