@@ -8,8 +8,9 @@ import pytest
 
 from kdbench.cli import main
 
-FIGURES = ["reliability", "metric_vs_severity", "ece_by_corruption_sev5", "ood_entropy", "ood_mi",
-           "ood_auroc", "retention", "accuracy_vs_ece", "risk_coverage", "training_curves"]
+FIGURES = ["forest", "reliability", "metric_vs_severity", "conformal", "ece_by_corruption_sev5",
+           "ood_entropy", "ood_mi", "ood_auroc", "retention", "accuracy_vs_ece", "risk_coverage",
+           "training_curves"]
 
 
 @pytest.fixture(scope="module")
@@ -34,14 +35,17 @@ def test_figures_written_and_byte_stable(results, capsys):
 class _Collect(HTMLParser):
     def __init__(self):
         super().__init__()
-        self.srcs, self.stack, self.tags = [], [], 0
+        self.srcs, self.hrefs, self.ids, self.tags = [], [], set(), 0
 
     def handle_starttag(self, tag, attrs):
         self.tags += 1
         attrs = dict(attrs)
-        for key in ("src", "href"):
-            if key in attrs:
-                self.srcs.append(attrs[key])
+        if "src" in attrs:
+            self.srcs.append(attrs["src"])
+        if "href" in attrs:
+            self.hrefs.append(attrs["href"])
+        if "id" in attrs:
+            self.ids.add(attrs["id"])
 
 
 def test_html_is_self_contained(results):
@@ -51,8 +55,14 @@ def test_html_is_self_contained(results):
     parser.close()
     assert parser.tags > 50
     assert parser.srcs and all(s.startswith("data:image/png;base64,") for s in parser.srcs)
-    assert html.count("<figure>") == html.count("</figure>") == len(FIGURES)
-    assert "<table" in html and "Findings" in html
+    # nothing external: every link is a contents link to an anchor of the page
+    assert parser.hrefs and all(h[1:] in parser.ids for h in parser.hrefs)
+    assert html.count("<figure ") == html.count("</figure>") == len(FIGURES)
+    assert [int(n) for n in re.findall(r"Figure (\d+)\.</span>", html)] == list(range(1, len(FIGURES) + 1))
+    assert "<table" in html and "Findings" in html and 'class="dataframe sortable"' in html
+    # the report opens with the forest plot right after the findings
+    sections = re.findall(r'<h2 id="([^"]+)"', html)
+    assert sections[sections.index("findings") + 1] == "effects-at-a-glance"
 
 
 def test_markdown_references_existing_files(results):
@@ -61,7 +71,9 @@ def test_markdown_references_existing_files(results):
     links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", md)
     assert len(links) == len(FIGURES)
     assert all((out / link).exists() for link in links)
-    for section in ("## Findings", "## Summary", "## Paired comparisons", "## Per split",
+    for section in ("## Findings", "## Effects at a glance", "## Conformal prediction",
+                    "**Contents**", "*Figure 1. Effects at a glance", "## Summary",
+                    "## Paired comparisons", "## Per split",
                     "## Corruption severity", "## OOD detection", "## Retention and fidelity",
                     "## Transfer set", "## Training and convergence", "## Figures"):
         assert section in md
@@ -292,3 +304,55 @@ def test_report_without_curves_transfer_or_convergence(tmp_path):
     assert "no model could be checked" in md
     assert not (tmp_path / "out/figures/training_curves.png").exists()
     assert "†" not in md.split("## Training and convergence")[0]
+
+
+def test_provenance_in_every_results_file(results):
+    from kdbench.results_files import read_table
+
+    res = results / "results/smoke"
+    info = json.loads((res / "run_info.json").read_text())
+    assert re.fullmatch(r"[0-9a-f]{64}", info["suite_hash"])
+    for name in ("metrics", "reliability", "histograms", "risk_coverage", "fidelity", "curves",
+                 "transfer", "models"):
+        df = read_table(res, name)
+        assert df.columns[-1] == "suite_hash" and set(df.suite_hash) == {info["suite_hash"]}, name
+    models = read_table(res, "models")
+    for col in ("kdbench", "torch", "device", "batch_size", "epochs", "seed"):
+        assert models[col].notna().all(), col
+    assert set(models.batch_size) == {64}  # smoke.toml
+    board = pd.read_csv(results / "results/leaderboard.csv")
+    assert set(board.loc[board.suite == "smoke", "suite_hash"]) == {info["suite_hash"]}
+    assert board.loc[board.suite == "smoke", ["device", "torch", "batch_size"]].notna().all().all()
+
+
+def test_mixed_suite_hashes_are_refused(results, tmp_path, capsys):
+    import shutil
+
+    from kdbench.results_files import read_table, write_table
+
+    wd = tmp_path / "wd"
+    shutil.copytree(results / "results/smoke", wd / "results/smoke")
+    metrics = read_table(wd / "results/smoke", "metrics")
+    metrics.loc[metrics.model == "single", "suite_hash"] = "0" * 64
+    write_table(metrics, wd / "results/smoke", "metrics", sort=["seed", "model"])
+    for cmd in ("figures", "report"):
+        assert main([cmd, "--suite", "smoke", "--workdir", str(wd)]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.count("\n") == 0 and "mix 2 suite hashes" in err and "--allow-mixed-suites" in err
+    assert main(["report", "--suite", "smoke", "--workdir", str(wd), "--allow-mixed-suites"]) == 0
+
+
+def test_suite_hash_follows_settings_not_order():
+    import dataclasses
+
+    from kdbench.collect import suite_hash
+    from kdbench.config import load_suite
+    from kdbench.plan import plan
+
+    suite = load_suite("smoke")
+    _, models = plan(suite)
+    h = suite_hash(models)
+    assert suite_hash(list(reversed(models))) == h
+    assert suite_hash(plan(dataclasses.replace(suite, pairs=tuple(reversed(suite.pairs))))[1]) == h
+    assert suite_hash(plan(load_suite("smoke", seeds=[1]))[1]) != h
+    assert suite_hash(plan(dataclasses.replace(suite, posthoc=("temperature",)))[1]) != h

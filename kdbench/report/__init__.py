@@ -42,38 +42,79 @@ CONVENTIONS = (
     "\"C\" columns average the corruption types at severities 1–5. Values are means over seeds."
 )
 
+KEY_NOTE = ("Key (every figure): colour = teacher (its students share it; labels-only students "
+            "dark grey), marker = method (★ the teacher), hollow = +int8, half-filled = +prune; "
+            "error bars: 95% t-interval over seeds.")
+
 CAPTIONS = {
-    "reliability": "Reliability diagrams. Columns: models; rows: ID test, natural shift, and the "
-    "corrupted splits at severity 3 and 5 pooled over all corruption types. Blue bars: accuracy "
-    "per confidence bin (15 equal-width bins, right-closed); red: the gap to the diagonal "
-    "(above the bar = over-confident). Grey bars beneath: share of examples per bin (log scale). "
-    "Title: ECE of the pooled bins.",
-    "metric_vs_severity": "Accuracy, ECE, NLL and Brier against corruption severity, as in Ovadia "
-    "et al. 2019 (Fig. 2): each box summarises the corruption types at that severity (median, "
-    "quartiles, whiskers at 1.5 IQR); 'clean' is the ID test split. One colour per model.",
-    "ece_by_corruption_sev3": "ECE per corruption type and model at severity 3 (darker = worse). "
-    "Severity 3 is not MNIST-C's published image for every type: the per-corruption table "
-    "gives the level that is (docs/data.md).",
-    "ece_by_corruption_sev5": "ECE per corruption type and model at severity 5 (darker = worse).",
-    "ood_entropy": "Density of predictive entropy (nats, log scale) on the ID test split, the "
-    "natural-shift split and each OOD set. Good OOD detection puts OOD mass right of ID.",
-    "ood_mi": "Density of mutual information (epistemic uncertainty, nats) for the models that "
-    "have samples; a single network's is identically 0.",
-    "ood_auroc": "OOD AUROC (OOD positive) per model and score: max probability (plain), "
-    "entropy (///) and mutual information (...), one panel per OOD set; dotted: chance.",
-    "retention": "Retention: the teacher's value (x) against its student's (y); colour = teacher, "
-    "marker = method; the labels-only baseline is drawn against every teacher. On the dashed "
-    "y = x line the student keeps the teacher's value; for ECE and NLL below it is better, for "
-    "AUROC above.",
-    "accuracy_vs_ece": "Accuracy against ECE, one point per model and split: dots are the "
-    "corrupted splits (all types and severities), circles the ID split, squares the natural shift.",
+    "forest": "Effects at a glance: paired per-seed differences student − labels-only baseline "
+    "(left four panels) and student − teacher (right four) for ID NLL, corruption ECE (mean over "
+    "types and severities), shift NLL and OOD AUROC (entropy, mean over the natural OOD sets); "
+    "mean with its 95% paired t-interval over seeds. An interval clear of the vertical 0 line is "
+    "a difference the seeds support; the arrow under each panel points to the better side.",
+    "reliability": "Reliability per teacher group (rows): accuracy − confidence of each "
+    "confidence bin (15 equal-width bins, pooled over seeds) against the bin's mean confidence, "
+    "one line per model; below the dashed 0 line = over-confident. Beneath: examples per bin "
+    "(log scale). Bins with fewer than 30 examples are left out. Columns: ID test, natural "
+    "shift, and the corrupted splits at the highest severity, pooled over corruption types.",
+    "metric_vs_severity": "Accuracy, ECE, NLL and Brier against corruption severity (as in Ovadia "
+    "et al. 2019, Fig. 2), one row per teacher group: mean over corruption types per seed, then "
+    "over seeds; 'clean' is the ID test split.",
+    "conformal": "Split conformal prediction at 90% target coverage (α = 0.1; LAC and "
+    "randomised APS scores, calibrated on each model's validation predictions): empirical "
+    "coverage (dotted: the 0.9 target) and mean set size against corruption severity (mean over "
+    "types; 'clean' = ID test) and on the natural shift, one row per teacher group. The guarantee "
+    "holds only for data exchangeable with the calibration split (the ID test split).",
+    "ood_entropy": "Density of predictive entropy (nats, log scale) per teacher group (rows) on "
+    "the ID test split, the natural shift and each OOD set (columns). Good OOD detection puts OOD "
+    "mass right of ID.",
+    "ood_mi": "Density of mutual information (epistemic uncertainty, nats) per teacher group on "
+    "each evaluation set; a single network's is identically 0.",
+    "ood_auroc": "OOD AUROC (OOD positive) per model and score, mean over the natural OOD sets "
+    "(uniform noise apart: see the OOD tables); dotted: chance.",
+    "retention": "Retention: the teacher's value (x) against its student's (y); the labels-only "
+    "baseline is drawn against every teacher. On the dashed y = x line the student keeps the "
+    "teacher's value; for ECE and NLL below it is better, for AUROC above.",
+    "accuracy_vs_ece": "Accuracy against ECE per model on the ID test split, the natural shift "
+    "and the corrupted splits (mean over types and severities).",
     "training_curves": "Training curves: validation NLL (top, log scale) and training accuracy "
-    "(bottom) per epoch; one column per group (the teachers, the students of each teacher, the "
-    "labels-only students), one thin line per seed and network (ensemble member), colour = model.",
-    "risk_coverage": "Risk–coverage curves: error rate among the most confident examples as "
-    "coverage grows, on the ID split and on the corrupted splits at the highest severity (mean "
-    "over corruption types); teachers solid, students dashed. Lower is better.",
+    "(bottom) per epoch; one column per teacher group (the teacher and its students; labels-only "
+    "students last), one thin line per seed and network (ensemble member).",
+    "risk_coverage": "Risk–coverage curves per teacher group: error rate among the most confident "
+    "examples as coverage grows, on the ID split and on the corrupted splits at the highest "
+    "severity (mean over corruption types). Lower is better.",
 }
+
+
+def caption(stem: str) -> str:
+    """The caption of figure ``stem`` with the shared key; `ValueError` for a figure without
+    one (every figure of the report has a caption)."""
+    if stem.startswith("ece_by_corruption_sev"):
+        sev = stem.removeprefix("ece_by_corruption_sev")
+        text = (f"ECE per model (rows, grouped by teacher) and corruption type at severity {sev}, "
+                "mean over seeds (darker = worse). A severity is not MNIST-C's published image "
+                "for every type: the per-corruption table gives the level that is (docs/data.md).")
+    elif stem in CAPTIONS:
+        text = CAPTIONS[stem]
+    else:
+        raise ValueError(f"figure '{stem}' has no caption; add one to CAPTIONS in "
+                         "kdbench/report/__init__.py")
+    return f"{text} {KEY_NOTE}"
+
+
+def check_suite_hash(frames: dict[str, pd.DataFrame], *, allow_mixed: bool = False) -> None:
+    """Refuse (`UserError`) results whose files record more than one ``suite_hash``
+    (`kdbench.collect.suite_hash`) unless ``allow_mixed``; results without the column (an
+    older kdbench) pass."""
+    hashes: dict[str, set[str]] = {}
+    for name, df in frames.items():
+        if df is not None and "suite_hash" in df.columns:
+            for h in df["suite_hash"].dropna().astype(str).unique():
+                hashes.setdefault(h, set()).add(name)
+    if len(hashes) > 1 and not allow_mixed:
+        listed = "; ".join(f"{h[:12]} in {', '.join(sorted(files))}" for h, files in hashes.items())
+        raise UserError(f"results mix {len(hashes)} suite hashes ({listed}); rerun 'run all' "
+                        "for one suite or pass --allow-mixed-suites")
 
 
 def read_results(path: Path) -> pd.DataFrame:
@@ -185,10 +226,67 @@ def _transfer_blocks(transfer: pd.DataFrame | None, tables_dir: Path, suite: str
         Table(shown)]
 
 
+CONFORMAL_COLUMNS = [("lac", "LAC"), ("aps", "APS")]
+
+
+def conformal_table(metrics: pd.DataFrame, order: list[str]):
+    """Coverage and mean set size of the 90% conformal sets per model (rows) on the ID test
+    split, the natural shift and the corrupted splits at the highest severity (mean over types
+    per seed), mean over seeds with the t-interval (`kdbench.report.tables.interval_table`)."""
+    from .tables import interval_table
+
+    sel = metrics[metrics.metric.str.startswith(("coverage_", "set_size_"))]
+    if sel.empty:
+        return None, None
+    corr = sel[sel.split == "corrupt"]
+    top = int(corr.severity.max()) if len(corr) else None
+    parts = [("ID", sel[sel.split == "id"]), ("shift", sel[sel.split == "shift"])]
+    if top is not None:
+        parts.append((f"C sev {top}", corr[corr.severity == top]))
+    frames, columns = [], []
+    for score, label in CONFORMAL_COLUMNS:
+        for where, part in parts:
+            for kind, short in (("coverage", "cov"), ("set_size", "size")):
+                col = f"{label} {where} {short}"
+                vals = part[part.metric == f"{kind}_{score}"]
+                if vals.empty:
+                    continue
+                columns.append(col)
+                frames.append(vals.groupby(["model", "seed"])["value"].mean().rename(col))
+    values = pd.concat([f.reset_index().assign(column=f.name).rename(columns={f.name: "value"})
+                        for f in frames]).set_index(["model", "column", "seed"])["value"]
+    rows = [m for m in order if m in set(sel.model)] + sorted(set(sel.model) - set(order))
+    tab = interval_table(values, rows, columns)
+    tab.mean.index.name = "model"
+    return tab, top
+
+
+def _conformal_blocks(metrics: pd.DataFrame, order: list[str], mark: dict[str, str],
+                      png: Path | None, tables_dir: Path, suite: str) -> list[Block]:
+    tab, top = conformal_table(metrics, order)
+    if tab is None:
+        return []
+    blocks: list[Block] = [Heading("Conformal prediction"), Paragraph(
+        "Split conformal prediction sets (Angelopoulos & Bates 2021) at 90% target coverage "
+        "(α = 0.1), calibrated on each model's own validation predictions: LAC (score 1 − p_y; "
+        "the smallest sets) and randomised APS (cumulative sorted mass; adapts the set to the "
+        "input). On the ID test split, exchangeable with the calibration split, coverage is "
+        "guaranteed to lie in [0.9, 0.9 + 1/(n + 1)] on average; under shift and corruption it "
+        "is not, and the table shows how much of it a model keeps and at what set size. "
+        "cov = empirical coverage, size = mean set size; mean over seeds ± 95% t-interval"
+        + (f"; C sev {top} = mean over corruption types at severity {top}." if top else ".")
+        + " Formulas: docs/metrics.md."), Table(tab.display(mark=mark))]
+    tab.write(tables_dir, "conformal", caption=f"Conformal coverage and set size, suite {suite}.")
+    if png is not None:
+        blocks.append(Figure(png, caption("conformal")))
+    return blocks
+
+
 def write_report(suite: str, results: Path, out: Path, *, failed: list[str] | None = None,
-                 leaderboard: pd.DataFrame | None = None) -> Path:
+                 leaderboard: pd.DataFrame | None = None, allow_mixed_suites: bool = False) -> Path:
     """Write ``report.md``, ``report.html``, ``figures/`` and ``tables/`` under ``out``;
-    returns the Markdown report's path."""
+    returns the Markdown report's path. Refuses results of mixed suite hashes
+    (`check_suite_hash`) unless ``allow_mixed_suites``."""
     if not results.is_dir():
         raise UserError(f"no results for suite '{suite}' in {results}; run "
                         f"'python -m kdbench run all --suite {suite}' first")
@@ -203,8 +301,12 @@ def write_report(suite: str, results: Path, out: Path, *, failed: list[str] | No
     if fid is not None and fid.empty:
         fid = None
     transfer = _optional(results / "transfer.csv")
+    check_suite_hash({"metrics": everything, "models": models_info, "fidelity": fid,
+                      "transfer": transfer}, allow_mixed=allow_mixed_suites)
     figures = out / "figures"
-    written = write_figures(results, figures, formats=("png", "pdf"))
+    written = write_figures(results, figures, formats=("png", "pdf"),
+                            allow_mixed_suites=allow_mixed_suites)
+    pngs = {p.stem: p for p in written if p.suffix == ".png"}
     tables_dir = out / "tables"
 
     order = model_order(pd.concat([models_info, metrics]) if not models_info.empty else metrics)
@@ -229,6 +331,12 @@ def write_report(suite: str, results: Path, out: Path, *, failed: list[str] | No
         blocks += [Heading("Findings"), Paragraph("Generated from the tables below; each "
                    "statement gives the numbers it rests on.")]
         blocks += [Bullets(tuple(facts))]
+    if "forest" in pngs:
+        blocks += [Heading("Effects at a glance"), Paragraph(
+            "Did distillation help, by how much, and how sure are we: each student against the "
+            "labels-only student of its architecture and against its own teacher, paired per "
+            "seed (the Paired comparisons section has the numbers)."),
+            Figure(pngs.pop("forest"), caption("forest"))]
 
     summary = summary_table(metrics, order)
     spread = (f"± is the half-width of the 95% Student-t interval over the {n_seeds} seeds "
@@ -343,11 +451,12 @@ def write_report(suite: str, results: Path, out: Path, *, failed: list[str] | No
             "The full board with every post-hoc row is `LEADERBOARD.md` / "
             "`results/leaderboard.csv`."), Table(display(ex, mark=mark))]
 
+    blocks += _conformal_blocks(metrics, order, mark, pngs.pop("conformal", None), tables_dir, suite)
+
     blocks += [Heading("Figures")]
-    for path in written:
-        if path.suffix == ".png":
-            blocks.append(Heading(path.stem.replace("_", " "), 3))
-            blocks.append(Figure(path, CAPTIONS.get(path.stem, "")))
+    for stem, path in pngs.items():
+        blocks.append(Heading(stem.replace("_", " "), 3))
+        blocks.append(Figure(path, caption(stem)))
     md = out / "report.md"
     atomic_write_text(md, to_markdown(blocks, out))
     atomic_write_text(out / "report.html", to_html(blocks, f"kdbench report — {suite}"))

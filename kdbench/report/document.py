@@ -1,8 +1,13 @@
 """A report as a list of blocks, rendered to Markdown and to self-contained HTML.
 
 One structure, two renderers: headings, paragraphs, tables (a DataFrame of display strings)
-and figures (a PNG path and a caption). The HTML embeds every figure as a base64 data URI so
-the file opens offline and can be mailed on its own.
+and figures (a PNG path and a caption). Both renderers open with a table of contents (the
+level-2 headings, linked by their anchors) and number the figures in order ("Figure 3."),
+caption under the image; a figure without a caption is an error. The HTML embeds every figure
+as a base64 data URI and carries its own few lines of script and style, so the file opens
+offline and can be mailed on its own: clicking a table header sorts its rows (numerically when
+the cells start with a number, so "0.95 ± 0.01" and "−0.02 [−0.04, 0.00]" sort by value; "—"
+last), clicking again reverses.
 """
 
 from __future__ import annotations
@@ -43,6 +48,10 @@ class Figure:
     path: Path  # PNG, relative paths resolved against the report directory
     caption: str
 
+    def __post_init__(self) -> None:
+        if not self.caption.strip():
+            raise ValueError(f"figure {self.path.name} needs a caption (found an empty one)")
+
 
 Block = Heading | Paragraph | Bullets | Table | Figure
 
@@ -55,10 +64,42 @@ def _md_table(df: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def to_markdown(blocks: list[Block], base: Path) -> str:
-    """Markdown with figures linked relative to ``base`` (the report's directory)."""
+def slug(text: str) -> str:
+    """The anchor of a heading, as GitHub makes it: lower case, punctuation dropped, spaces to
+    hyphens (``"OOD detection"`` -> ``ood-detection``)."""
+    text = re.sub(r"[^\w\- ]", "", text.lower().replace("`", ""))
+    return text.strip().replace(" ", "-")
+
+
+def _contents(blocks: list[Block]) -> list[tuple[str, str]]:
+    """(text, anchor) of every level-2 heading, anchors made unique in order."""
+    seen: dict[str, int] = {}
     out = []
     for b in blocks:
+        if isinstance(b, Heading) and b.level == 2:
+            a = slug(b.text)
+            n = seen.get(a, 0)
+            seen[a] = n + 1
+            out.append((b.text, a if n == 0 else f"{a}-{n}"))
+    return out
+
+
+def _first_section(blocks: list[Block]) -> int:
+    """Where the contents go: before the first level-2 heading (after the title and intro)."""
+    return next((i for i, b in enumerate(blocks) if isinstance(b, Heading) and b.level == 2),
+                len(blocks))
+
+
+def to_markdown(blocks: list[Block], base: Path) -> str:
+    """Markdown with a contents list and figures linked relative to ``base`` (the report's
+    directory), numbered, caption beneath."""
+    out = []
+    toc = _contents(blocks)
+    first = _first_section(blocks)
+    number = 0
+    for i, b in enumerate(blocks):
+        if i == first and toc:
+            out.append("**Contents**\n\n" + "\n".join(f"- [{_plain(t)}](#{a})" for t, a in toc))
         if isinstance(b, Heading):
             out.append("#" * b.level + " " + b.text)
         elif isinstance(b, Paragraph):
@@ -68,9 +109,14 @@ def to_markdown(blocks: list[Block], base: Path) -> str:
         elif isinstance(b, Table):
             out.append((f"*{b.caption}*\n\n" if b.caption else "") + _md_table(b.frame))
         elif isinstance(b, Figure):
+            number += 1
             rel = b.path.relative_to(base).as_posix()
-            out.append(f"![{b.path.stem}]({rel})\n\n*{b.caption}*")
+            out.append(f"![{b.path.stem}]({rel})\n\n*Figure {number}. {b.caption}*")
     return "\n\n".join(out) + "\n"
+
+
+def _plain(text: str) -> str:
+    return text.replace("`", "")
 
 
 def _inline(text: str) -> str:
@@ -90,16 +136,45 @@ th:first-child,td:first-child{text-align:left}thead th{border-bottom:2px solid #
 tbody tr:hover{background:#f4f6fa}figure{margin:1em 0 2em}
 figure img{max-width:100%;border:1px solid #eee}figcaption{font-size:.9em;color:#444;margin-top:.4em}
 code{background:#f2f2f2;padding:0 .25em;border-radius:3px}.caption{font-style:italic;color:#444}
-.scroll{overflow-x:auto}
+.scroll{overflow-x:auto}nav.toc{background:#f7f7f9;border:1px solid #ddd;padding:.4em 1.2em;
+display:inline-block}nav.toc ol{margin:.3em 0;padding-left:1.4em}
+th.sortable{cursor:pointer}th.sortable:after{content:" \\2195";color:#aaa;font-size:.8em}
+figcaption .num{font-weight:bold}
+"""
+
+# sort a table by the clicked header: numbers by value (U+2212 minus, "0.95 ± 0.01" -> 0.95),
+# text alphabetically, "—" (missing) last; a second click reverses
+SCRIPT = """
+function kdNum(t){t=t.trim().replace(/\\u2212/g,'-');var m=t.match(/^[-+]?\\d*\\.?\\d+(e[-+]?\\d+)?/i);
+return m?parseFloat(m[0]):null}
+document.querySelectorAll('table.sortable').forEach(function(tb){
+tb.querySelectorAll('thead th').forEach(function(th,i){th.classList.add('sortable');
+th.addEventListener('click',function(){var body=tb.tBodies[0],rows=Array.from(body.rows),
+dir=th.dataset.dir==='asc'?-1:1;th.dataset.dir=dir>0?'asc':'desc';
+rows.sort(function(a,b){var x=a.cells[i].textContent,y=b.cells[i].textContent,
+nx=kdNum(x),ny=kdNum(y),mx=x.trim()==='\u2014',my=y.trim()==='\u2014';
+if(mx||my)return mx-my;if(nx!==null&&ny!==null)return dir*(nx-ny);
+return dir*x.localeCompare(y)});rows.forEach(function(r){body.appendChild(r)})})})});
 """
 
 
 def to_html(blocks: list[Block], title: str) -> str:
-    """One self-contained HTML page (figures embedded)."""
+    """One self-contained HTML page (figures embedded): contents, sortable tables, numbered
+    figures with their captions beneath."""
     out = [f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
            f"<title>{html.escape(title)}</title><style>{CSS}</style></head><body>"]
-    for b in blocks:
-        if isinstance(b, Heading):
+    toc = _contents(blocks)
+    anchors = iter(a for _, a in toc)
+    first = _first_section(blocks)
+    number = 0
+    for i, b in enumerate(blocks):
+        if i == first and toc:
+            out.append("<nav class=\"toc\" id=\"contents\"><strong>Contents</strong><ol>"
+                       + "".join(f"<li><a href=\"#{a}\">{_inline(t)}</a></li>" for t, a in toc)
+                       + "</ol></nav>")
+        if isinstance(b, Heading) and b.level == 2:
+            out.append(f"<h2 id=\"{next(anchors)}\">{_inline(b.text)}</h2>")
+        elif isinstance(b, Heading):
             out.append(f"<h{b.level}>{_inline(b.text)}</h{b.level}>")
         elif isinstance(b, Paragraph):
             out.append(f"<p>{_inline(b.text)}</p>")
@@ -110,12 +185,14 @@ def to_html(blocks: list[Block], title: str) -> str:
                 out.append(f"<p class=\"caption\">{_inline(b.caption)}</p>")
             frame = b.frame.reset_index()
             frame.columns.name = None
-            out.append("<div class=\"scroll\">" + frame.to_html(border=0, escape=True, index=False)
+            out.append("<div class=\"scroll\">" + frame.to_html(border=0, escape=True, index=False,
+                                                                classes="sortable")
                        + "</div>")
         elif isinstance(b, Figure):
+            number += 1
             data = base64.b64encode(b.path.read_bytes()).decode()
-            out.append(f"<figure><img alt=\"{html.escape(b.path.stem)}\" "
-                       f"src=\"data:image/png;base64,{data}\"><figcaption>{_inline(b.caption)}"
-                       "</figcaption></figure>")
-    out.append("</body></html>\n")
+            out.append(f"<figure id=\"figure-{number}\"><img alt=\"{html.escape(b.path.stem)}\" "
+                       f"src=\"data:image/png;base64,{data}\"><figcaption><span class=\"num\">"
+                       f"Figure {number}.</span> {_inline(b.caption)}</figcaption></figure>")
+    out.append(f"<script>{SCRIPT}</script></body></html>\n")
     return "\n".join(out)

@@ -127,6 +127,7 @@ def forest_figure(metrics: pd.DataFrame, key: Key) -> plt.Figure | None:
         if ident.at[s, "teacher"] != "-" and ident.at[s, "teacher"] in ident.index:
             refs["teacher"][s] = ident.at[s, "teacher"]
     blocks = [(k, v) for k, v in refs.items() if v]
+    students = [s for s in students if any(s in v for _, v in blocks)]
     if not blocks:
         return None
 
@@ -232,11 +233,13 @@ def _severity_values(metrics: pd.DataFrame, metric: str) -> pd.Series:
     return pd.concat([clean, corr]).groupby(["model", "severity", "seed"])["value"].mean()
 
 
-def _per_group_lines(values: pd.Series, key: Key, columns: list[tuple[str, pd.Series]],
-                     xticks: list[int], xlabels: list[str], xlabel: str,
-                     hlines: dict[int, float] | None = None) -> plt.Figure:
+def _per_group_lines(key: Key, columns: list[tuple[str, pd.Series]],
+                     xticks: list, xlabels: list[str], xlabel: str,
+                     hlines: dict[int, float] | None = None, apart: float | None = None
+                     ) -> plt.Figure:
     """One row per group, one column per (title, values indexed (model, x, seed)); a line per
-    model with its seed interval."""
+    model with its seed interval; the point at x = ``apart`` (e.g. the shift split) is drawn
+    without a line to the others."""
     fig, axes, groups = _grid(key, len(columns), width=2.8, height=2.2, sharex=True)
     for r, g in enumerate(groups):
         members = key.members(g)
@@ -247,8 +250,10 @@ def _per_group_lines(values: pd.Series, key: Key, columns: list[tuple[str, pd.Se
                 if agg.empty or m not in agg.index.get_level_values(0):
                     continue
                 a = agg.loc[m].sort_index()
-                _line(ax, a.index.to_numpy(), a["mean"].to_numpy(), key, m,
-                      yerr=a["half"].to_numpy())
+                for part, ls in ((a[a.index != apart], "-"), (a[a.index == apart], "")):
+                    if len(part):
+                        _line(ax, part.index.to_numpy(), part["mean"].to_numpy(), key, m,
+                              yerr=part["half"].to_numpy(), ls=ls)
             if hlines and c in hlines:
                 ax.axhline(hlines[c], color="0.3", lw=0.8, ls=":")
             ax.set_xticks(xticks, xlabels)
@@ -275,7 +280,7 @@ def severity_figure(metrics: pd.DataFrame, key: Key) -> plt.Figure | None:
         cols.append((title, v.rename_axis(["model", "x", "seed"])))
     if all(v.empty for _, v in cols):
         return None
-    return _per_group_lines(metrics, key, cols, [0, *sevs], ["clean", *map(str, sevs)],
+    return _per_group_lines(key, cols, [0, *sevs], ["clean", *map(str, sevs)],
                             "corruption severity")
 
 
@@ -298,9 +303,9 @@ def conformal_figure(metrics: pd.DataFrame, key: Key) -> plt.Figure | None:
         v = pd.concat([v, sh]) if len(sh) else v
         v.index = v.index.set_names(["model", "x", "seed"])
         cols.append((title, v))
-    return _per_group_lines(metrics, key, cols, [0, *sevs, shift_x],
+    return _per_group_lines(key, cols, [0, *sevs, shift_x],
                             ["clean", *map(str, sevs), "shift"], "corruption severity",
-                            hlines={0: 0.9, 1: 0.9})
+                            hlines={0: 0.9, 1: 0.9}, apart=shift_x)
 
 
 def heatmap_figure(metrics: pd.DataFrame, key: Key, severity: int) -> plt.Figure | None:
@@ -484,7 +489,7 @@ def risk_coverage_figure(rc: pd.DataFrame, key: Key) -> plt.Figure | None:
     columns = [(t, sel.groupby(["model", "coverage", "seed"])["risk"].mean()
                 .rename_axis(["model", "x", "seed"])) for t, sel in cols]
     ticks = [0.2, 0.4, 0.6, 0.8, 1.0]
-    fig = _per_group_lines(rc, key, columns, ticks, [f"{t:g}" for t in ticks], "coverage")
+    fig = _per_group_lines(key, columns, ticks, [f"{t:g}" for t in ticks], "coverage")
     for ax in fig.axes:
         for line in ax.get_lines():
             line.set_markersize(3)
@@ -518,8 +523,7 @@ def training_curves_figure(curves: pd.DataFrame, key: Key) -> plt.Figure | None:
                 ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
             ax.grid(alpha=0.3)
             if r == 0:
-                ax.set_title("teachers" if g in key.colour_of_group and all(
-                    key.method[m] == "teacher" for m in members) else g)
+                ax.set_title(g)
             if c == 0:
                 ax.set_ylabel(label)
             if r == len(rows) - 1:
@@ -538,12 +542,13 @@ def _draw(task: tuple) -> list[Path]:
         return [] if fig is None else _save(fig, out, stem, formats)
 
 
-def figure_tasks(results: Path) -> list[Task]:
+def figure_tasks(results: Path, *, allow_mixed_suites: bool = False) -> list[Task]:
     """``(stem, builder, args)`` of every figure of a results directory; ``builder(*args)``
-    returns the Matplotlib figure (or None when the results have nothing to draw)."""
+    returns the Matplotlib figure (or None when the results have nothing to draw). Refuses
+    results of mixed suite hashes unless ``allow_mixed_suites`` (`check_suite_hash`)."""
     from ..errors import UserError
     from ..results_files import table_path
-    from . import read_results
+    from . import check_suite_hash, read_results
 
     metrics = read_results(table_path(results, "metrics"))
     rel = read_results(table_path(results, "reliability"))
@@ -552,6 +557,8 @@ def figure_tasks(results: Path) -> list[Task]:
           if table_path(results, "risk_coverage").exists() else pd.DataFrame())
     if metrics.empty:
         raise UserError(f"{table_path(results, 'metrics')} has no rows: every job failed")
+    check_suite_hash({"metrics": metrics, "reliability": rel, "histograms": hist,
+                      "risk_coverage": rc}, allow_mixed=allow_mixed_suites)
     metrics = figure_models(metrics)
     key = make_key(metrics, model_order(metrics))
     sevs = severities(metrics)
@@ -575,9 +582,10 @@ def figure_tasks(results: Path) -> list[Task]:
     return tasks
 
 
-def write_figures(results: Path, out: Path, *, formats: tuple[str, ...] = ("png", "pdf")) -> list[Path]:
+def write_figures(results: Path, out: Path, *, formats: tuple[str, ...] = ("png", "pdf"),
+                  allow_mixed_suites: bool = False) -> list[Path]:
     """Write every figure of a suite from its results directory; returns the files written."""
-    tasks = figure_tasks(results)
+    tasks = figure_tasks(results, allow_mixed_suites=allow_mixed_suites)
     out.mkdir(parents=True, exist_ok=True)
     jobs = [(stem, fn, args, out, formats) for stem, fn, args in tasks]
     # the figures are independent: draw them in parallel processes (same bytes as in series)

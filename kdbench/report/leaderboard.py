@@ -13,6 +13,9 @@ Student-t interval over seeds (`kdbench.report.stats.seed_interval`; empty with 
 Ratios (``keep_ood_auroc``, ``nll_ratio``) are computed per seed, then averaged. The rank
 orders the means: two rows whose intervals overlap are not shown apart by this benchmark.
 
+Each row also carries its provenance (`PROVENANCE`: epochs, batch size, device, torch and
+kdbench versions and the suite hash of the results it came from).
+
 Updating a suite replaces exactly the rows of the models it has results for and keeps every
 other row (other suites, pairs added earlier with ``add-pair``).
 """
@@ -37,6 +40,9 @@ COLUMNS = ["suite", "rank", "model", "role", "teacher", "student", "method", "po
            "shift_ece", "ood_auroc_best", "ood_best_score", "noise_auroc_entropy",
            "keep_ood_auroc", "nll_ratio", "parameters", "ms_per_image"]
 COLUMNS += [f"{c}_{e}" for c in WITH_INTERVAL for e in ("lo", "hi")]
+# provenance of each row, from models.csv (kdbench.collect): first seed's value where seeds differ
+PROVENANCE = ["epochs", "batch_size", "device", "torch", "kdbench", "suite_hash"]
+COLUMNS += PROVENANCE
 
 
 def _put(row: dict, name: str, values: pd.Series) -> None:
@@ -90,6 +96,9 @@ def suite_rows(suite: str, metrics: pd.DataFrame, models: pd.DataFrame) -> pd.Da
             row["parameters"] = int(params * members) if pd.notna(params) else np.nan
             own = m if m in info.index else base  # a compressed variant has its own timing
             row["ms_per_image"] = info.at[own, "ms_per_image"] if "ms_per_image" in info else np.nan
+        src = m if m in info.index else base
+        if src in info.index:
+            row.update({c: info.at[src, c] for c in PROVENANCE if c in info.columns})
         row["_order"] = order.index(base) if base in order else len(order)
         rows.append(row)
     df = pd.DataFrame(rows)

@@ -1,0 +1,205 @@
+"""Every figure at 40 models: rendered from synthetic results (3 teachers, 9 methods, +int8 and
++prune80 variants, 3 seeds) with no two text artists overlapping, and the shared key."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.text import Text
+
+matplotlib.use("Agg")
+
+from kdbench.report.figures import STYLE, figure_tasks, write_figures  # noqa: E402
+from kdbench.report.style import (FALLBACK_MARKERS, LABELS_ONLY, LABELS_ONLY_COLOUR,  # noqa: E402
+                                  METHOD_MARKERS, make_key, variant_of)
+
+TEACHERS = ["single", "ensemble", "mc_dropout"]
+METHODS = ["kd", "sample-kd", "end2", "end2-proxy", "hydra", "dkd", "dist", "kd-std"]
+CORRUPTIONS = ["shot_noise", "impulse_noise", "glass_blur", "motion_blur", "shear", "scale",
+               "rotate", "brightness", "translate", "stripe", "fog", "spatter", "dotted_line",
+               "zigzag", "canny_edges"]
+SEEDS = [0, 1, 2]
+
+
+def model_table() -> pd.DataFrame:
+    """40 models: 3 teachers, 8 distilled methods per teacher, one labels-only student, and
+    +int8 / +prune80 variants of the kd and hydra students."""
+    rows = [dict(model=t, role="teacher", teacher=t, method="-", student="-") for t in TEACHERS]
+    rows.append(dict(model="small-none", role="student", teacher="-", method="none", student="small"))
+    for t, m in itertools.product(TEACHERS, METHODS):
+        rows.append(dict(model=f"small-{m}-{t}", role="student", teacher=t, method=m, student="small"))
+    for t, m, v in itertools.product(TEACHERS, ["kd", "hydra"], ["int8", "prune80"]):
+        rows.append(dict(model=f"small-{m}-{t}+{v}", role="student", teacher=t, method=m,
+                         student="small"))
+    return pd.DataFrame(rows)
+
+
+def synthetic_results(root: Path) -> Path:
+    """A results directory with every table the figures read, values drawn at random."""
+    rng = np.random.default_rng(0)
+    models = model_table()
+    assert len(models) == 40
+    out = root / "results"
+    out.mkdir(parents=True)
+    splits = ([("id", "test", 0), ("shift", "digits", 0)]
+              + [("corrupt", c, s) for c in CORRUPTIONS for s in range(1, 6)])
+    metric_rows = []
+    for (_, m), seed in itertools.product(models.iterrows(), SEEDS):
+        ident = dict(seed=seed, **m.to_dict(), posthoc="-")
+        for split, ds, sev in splits:
+            hard = 0.1 * sev + (0.3 if split == "shift" else 0.0)
+            vals = {"accuracy": 0.97 - hard + rng.normal(0, 0.01), "nll": 0.1 + hard + rng.random() * 0.05,
+                    "brier": 0.05 + hard / 2, "ece": 0.02 + hard / 3 + rng.random() * 0.02,
+                    "coverage_lac": 0.9 - hard / 2 + rng.normal(0, 0.01), "set_size_lac": 1 + hard,
+                    "coverage_aps": 0.9 - hard / 4 + rng.normal(0, 0.01), "set_size_aps": 1.2 + 2 * hard}
+            metric_rows += [dict(ident, split=split, dataset=ds, severity=sev, metric=k, value=v)
+                            for k, v in vals.items()]
+        for ds in ("photos", "letters", "noise"):
+            metric_rows += [dict(ident, split="ood", dataset=ds, severity=0, metric=f"auroc_{s}",
+                                 value=float(np.clip(0.8 + rng.normal(0, 0.08), 0, 1)))
+                            for s in ("msp", "entropy", "mi")]
+    metrics = pd.DataFrame(metric_rows)
+    metrics["ci_low"] = metrics["ci_high"] = np.nan
+    metrics.to_csv(out / "metrics.csv", index=False)
+
+    base = models.model.tolist()
+    edges = np.linspace(0, 1, 16)
+    rel = []
+    for m, seed, (split, ds, sev) in itertools.product(base, SEEDS, [s for s in splits if s[2] in (0, 5)]):
+        counts = rng.multinomial(1000, np.linspace(0.01, 1, 15) ** 3 / np.sum(np.linspace(0.01, 1, 15) ** 3))
+        conf = (edges[:-1] + edges[1:]) / 2
+        rel += [dict(seed=seed, model=m, split=split, dataset=ds, severity=sev, bin=i, lo=edges[i],
+                     hi=edges[i + 1], count=int(counts[i]), confidence=conf[i],
+                     accuracy=float(np.clip(conf[i] - 0.1 * rng.random(), 0, 1)))
+                for i in range(15)]
+    pd.DataFrame(rel).to_csv(out / "reliability.csv", index=False)
+
+    hist = []
+    hedges = np.linspace(0, np.log(10), 31)
+    for m, seed, (split, ds), q in itertools.product(
+            base, SEEDS, [("id", "test"), ("shift", "digits"), ("ood", "photos"), ("ood", "letters"),
+                          ("ood", "noise")], ("entropy", "mi")):
+        counts = rng.multinomial(500, np.full(30, 1 / 30))
+        hist += [dict(seed=seed, model=m, split=split, dataset=ds, severity=0, quantity=q, bin=i,
+                      lo=hedges[i], hi=hedges[i + 1], count=int(counts[i])) for i in range(30)]
+    pd.DataFrame(hist).to_csv(out / "histograms.csv", index=False)
+
+    rc = []
+    cov = np.round(np.linspace(0.05, 1, 20), 2)
+    for m, seed, (split, ds, sev) in itertools.product(
+            base, SEEDS, [("id", "test", 0)] + [("corrupt", c, 5) for c in CORRUPTIONS]):
+        risk = np.sort(rng.random(20)) * (0.05 if split == "id" else 0.5)
+        rc += [dict(seed=seed, model=m, split=split, dataset=ds, severity=sev, coverage=c, risk=r)
+               for c, r in zip(cov, risk)]
+    pd.DataFrame(rc).to_csv(out / "risk_coverage.csv", index=False)
+
+    curves = []
+    for m, seed, epoch in itertools.product([b for b in base if "+" not in b], SEEDS, range(1, 11)):
+        curves += [dict(seed=seed, model=m, member=0, epoch=epoch, metric="val_nll",
+                        value=0.5 / epoch + 0.05),
+                   dict(seed=seed, model=m, member=0, epoch=epoch, metric="train_acc",
+                        value=1 - 0.3 / epoch)]
+    pd.DataFrame(curves).to_csv(out / "curves.csv", index=False)
+    return out
+
+
+def _drawn_tick_labels(fig: plt.Figure) -> tuple[set[int], set[int]]:
+    """(ids of every tick label, ids of those actually drawn) — ticks outside the view limits
+    keep a label object that is never drawn."""
+    every, drawn = set(), set()
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            for tick in axis.get_major_ticks() + axis.get_minor_ticks():
+                every |= {id(tick.label1), id(tick.label2)}
+            for tick in axis._update_ticks():
+                drawn |= {id(t) for t in (tick.label1, tick.label2) if t.get_visible()}
+    return every, drawn
+
+
+def text_overlaps(fig: plt.Figure, *, tol: float = 0.5) -> list[tuple[str, str]]:
+    """Pairs of visible, non-empty text artists of ``fig`` whose window extents overlap by more
+    than ``tol`` pixels in both directions."""
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    every, drawn = _drawn_tick_labels(fig)
+    boxes = []
+    for t in fig.findobj(Text):
+        if not t.get_visible() or not t.get_text().strip():
+            continue
+        if id(t) in every and id(t) not in drawn:
+            continue
+        boxes.append((t.get_text(), t.get_window_extent(renderer)))
+    bad = []
+    for (ta, a), (tb, b) in itertools.combinations(boxes, 2):
+        w = min(a.x1, b.x1) - max(a.x0, b.x0)
+        h = min(a.y1, b.y1) - max(a.y0, b.y0)
+        if w > tol and h > tol:
+            bad.append((ta, tb))
+    return bad
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory) -> Path:
+    return synthetic_results(tmp_path_factory.mktemp("fig40"))
+
+
+def test_negative_control_catches_an_overlap():
+    fig, ax = plt.subplots()
+    ax.set_title("small-end2-ensemble")
+    ax.text(0.5, 0.5, "small-hydra-ensemble")
+    ax.text(0.52, 0.5, "small-kd-ensemble")  # on top of the previous label
+    assert text_overlaps(fig) == [("small-hydra-ensemble", "small-kd-ensemble")]
+    plt.close(fig)
+
+
+def test_every_figure_at_40_models_has_no_overlapping_text(results):
+    tasks = figure_tasks(results)
+    stems = [stem for stem, _, _ in tasks]
+    assert stems == ["forest", "reliability", "metric_vs_severity", "conformal",
+                     "ece_by_corruption_sev3", "ece_by_corruption_sev5", "ood_entropy", "ood_mi",
+                     "ood_auroc", "retention", "accuracy_vs_ece", "risk_coverage", "training_curves"]
+    problems = {}
+    for stem, fn, args in tasks:
+        with plt.rc_context(STYLE):
+            fig = fn(*args)
+            assert fig is not None, stem
+            bad = text_overlaps(fig)
+            w, h = fig.get_size_inches()
+            plt.close(fig)
+        assert w < 40 and h < 40, (stem, w, h)
+        if bad:
+            problems[stem] = bad[:5]
+    assert not problems, problems
+
+
+def test_write_figures_writes_png_and_pdf(results, tmp_path):
+    files = write_figures(results, tmp_path / "figures", formats=("png",))
+    assert {f.stem for f in files} >= {"forest", "reliability", "conformal", "ood_auroc"}
+    assert all(f.stat().st_size > 10_000 for f in files)
+
+
+def test_shared_key_colours_markers_and_fills():
+    m = model_table().assign(model=lambda d: d.model)
+    m = pd.concat([m, pd.DataFrame([dict(model="small-myplugin-single", role="student",
+                                         teacher="single", method="myplugin", student="small")])])
+    key = make_key(m, m.model.tolist())
+    assert key.groups == ["single", "ensemble", "mc_dropout", LABELS_ONLY]
+    assert key.colour("small-none") == LABELS_ONLY_COLOUR
+    assert key.colour("small-kd-ensemble") == key.colour("ensemble") != key.colour("single")
+    assert key.marker("ensemble") == "*"
+    markers = {key.marker(f"small-{meth}-single") for meth in METHODS} | {key.marker("small-none")}
+    assert len(markers) == 9  # nine methods, nine markers
+    assert key.marker("small-myplugin-single") == next(
+        mk for mk in FALLBACK_MARKERS if mk not in METHOD_MARKERS.values())
+    assert key.fill("small-kd-single") == "full"
+    assert key.fill("small-kd-single+int8") == "none"
+    assert key.fill("small-kd-single+prune80") == "left"
+    assert variant_of("a+prune80+int8") == ("int8", "prune")
+    assert key.short_label("small-kd-single+prune80") == "kd+prune80"
+    assert key.long_label("small-hydra-mc_dropout") == "mc_dropout · hydra"
