@@ -38,9 +38,11 @@ def _data_dir(args: argparse.Namespace) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from .config import load_suite
+    from .data.splits import check_files
 
     _data_dir(args)
     suite = load_suite(args.suite, seeds=args.seeds)
+    check_files(suite.data)
     return _run_and_report(suite, _workdir(args.workdir), args)
 
 
@@ -105,10 +107,12 @@ def _run_and_report(suite, wd: Path, args: argparse.Namespace, only: set[str] | 
 
 def cmd_add_pair(args: argparse.Namespace) -> int:
     from .config import load_suite, with_pair
+    from .data.splits import check_files
 
     _data_dir(args)
     suite, pair = with_pair(load_suite(args.suite, seeds=args.seeds), args.teacher,
                             args.student, args.method)
+    check_files(suite.data)
     name = f"{pair.student}-{pair.method}" + (f"-{pair.teacher}" if pair.teacher else "")
     wd = _workdir(args.workdir)
     teacher_rows = {args.teacher}

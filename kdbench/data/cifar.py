@@ -31,7 +31,7 @@ import torch
 from ..errors import UserError
 from .files import check_array, check_labels, check_md5, data_root, hwc_to_float, load_pickle, np_load, require
 from .mnist5k import DatasetSplits, LabelledImages, stratified_split
-from .registry import DATASETS, OOD_SETS, SHIFT_SETS, family
+from .registry import DATASETS, OOD_SETS, SHIFT_SETS, family, needs
 
 CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 CIFAR100_URL = "https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz"
@@ -123,8 +123,12 @@ def _splits(read, split: tuple[int, int, int], split_seed: int, num_classes: int
         num_classes=num_classes, transfer_augment="crop-flip")
 
 
+_C10 = [f"cifar-10-batches-py/{n}" for n in ("batches.meta", *CIFAR10_MD5)]
+
+
 @DATASETS.register("cifar10")
 @family("cifar")
+@needs(*_C10, url=CIFAR10_URL, what="CIFAR-10")
 def cifar10(*, split: tuple[int, int, int] = (45000, 5000, 10000), split_seed: int = 0) -> DatasetSplits:
     """CIFAR-10 from ``cifar-10-batches-py/``: train/val from the 50,000 training images
     (stratified, seeded), test = the first ``split[2]`` test images in file order."""
@@ -133,6 +137,8 @@ def cifar10(*, split: tuple[int, int, int] = (45000, 5000, 10000), split_seed: i
 
 @DATASETS.register("cifar100")
 @family("cifar")
+@needs("cifar-100-python/meta", "cifar-100-python/train", "cifar-100-python/test",
+       url=CIFAR100_URL, what="CIFAR-100")
 def cifar100(*, split: tuple[int, int, int] = (45000, 5000, 10000), split_seed: int = 0) -> DatasetSplits:
     """CIFAR-100 (fine labels) from ``cifar-100-python/``, split as `cifar10`."""
     return _splits(read_cifar100, tuple(split), split_seed, 100, "cifar100")
@@ -148,6 +154,7 @@ def subset(x: np.ndarray, n: int, seed: int) -> np.ndarray:
 
 @OOD_SETS.register("cifar100")
 @family("cifar", not_with=("cifar100",))
+@needs("cifar-100-python/meta", "cifar-100-python/test", url=CIFAR100_URL, what="CIFAR-100")
 def cifar100_ood(*, n: int = 1000, seed: int = 0) -> torch.Tensor:
     """Near OOD for CIFAR-10: ``n`` CIFAR-100 test images (seeded subset), ``(n, 3, 32, 32)``.
     CIFAR-100 shares no class with CIFAR-10 (Krizhevsky 2009)."""
@@ -157,6 +164,8 @@ def cifar100_ood(*, n: int = 1000, seed: int = 0) -> torch.Tensor:
 
 @SHIFT_SETS.register("cifar10.1")
 @family("cifar")
+@needs("CIFAR-10.1/cifar10.1_v6_data.npy", "CIFAR-10.1/cifar10.1_v6_labels.npy",
+       url=CIFAR101_URL, what="CIFAR-10.1")
 def cifar10_1() -> LabelledImages:
     """CIFAR-10.1 v6 (Recht et al. 2018): 2,000 new test images of the CIFAR-10 classes."""
     px = require("CIFAR-10.1/cifar10.1_v6_data.npy", url=CIFAR101_URL, what="CIFAR-10.1")

@@ -26,7 +26,7 @@ import torch
 
 from ..errors import UserError
 from ..registry import Registry
-from .cifar import read_cifar10
+from .cifar import CIFAR10_URL, read_cifar10
 from .files import check_array, check_labels, data_root, hwc_to_float, np_load, require
 from .registry import CORRUPTED_SETS, family
 
@@ -81,3 +81,7 @@ def cifar10_c(*, corruption: str, severity: int, n: int) -> torch.Tensor:
 
 
 cifar10_c.types = CIFAR10_C_TYPES  # type: ignore[attr-defined]
+cifar10_c.files_for = lambda corruption: (  # type: ignore[attr-defined]
+    *[(f"cifar-10-batches-py/{n}", CIFAR10_URL, "CIFAR-10") for n in ("batches.meta", "test_batch")],
+    ("CIFAR-10-C/labels.npy", CIFAR10_C_URL, "CIFAR-10-C"),
+    (f"CIFAR-10-C/{corruption}.npy", CIFAR10_C_URL, "CIFAR-10-C"))

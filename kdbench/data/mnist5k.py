@@ -73,7 +73,8 @@ def stratified_split(labels: np.ndarray, sizes: tuple[int, ...], seed: int) -> l
     """Split indices into ``len(sizes)`` disjoint parts of the given sizes, stratified by class.
 
     Each class contributes to part j in proportion sizes[j] / sum(sizes) (largest-remainder
-    rounding); within a part, indices are sorted.
+    rounding, then a few images moved between parts so that each has exactly its size when the
+    classes do not divide evenly); within a part, indices are sorted.
     """
     if sum(sizes) > len(labels):
         raise UserError(f"split sizes {list(sizes)} add up to more than the {len(labels)} images")
@@ -92,8 +93,19 @@ def stratified_split(labels: np.ndarray, sizes: tuple[int, ...], seed: int) -> l
             parts[j].append(idx[start: start + n])
             start += n
     out = [np.sort(np.concatenate(p)) for p in parts]
-    for j, n in enumerate(sizes):  # trim rounding overshoot deterministically
-        out[j] = out[j][:n] if len(out[j]) >= n else out[j]
+    # per-class rounding can leave a part a few images over or under its size (not when every
+    # class divides evenly, as mnist5k's): trim the overshoot, then fill the short parts with
+    # the trimmed images, then with images no part took, in index order
+    spare = [i for o, n in zip(out, sizes) for i in o[n:]]
+    out = [o[:n] for o, n in zip(out, sizes)]
+    taken = np.concatenate(out) if out else np.array([], dtype=int)
+    unused = np.setdiff1d(np.arange(len(labels)), np.concatenate([taken, np.array(spare, dtype=int)]))
+    pool = spare + unused.tolist()
+    for j, n in enumerate(sizes):
+        if len(out[j]) < n:
+            k = n - len(out[j])
+            out[j] = np.sort(np.concatenate([out[j], np.array(pool[:k], dtype=out[j].dtype)]))
+            pool = pool[k:]
     return out
 
 

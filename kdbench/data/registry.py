@@ -34,6 +34,16 @@ def family(name: str | None, *, not_with: tuple[str, ...] = ()) -> Callable[[F],
     return deco
 
 
+def needs(*relative: str, url: str, what: str) -> Callable[[F], F]:
+    """Decorator listing the files (relative to the data root) a factory reads, with the URL of
+    their official archive, so a run can check them all before it starts
+    (`kdbench.data.splits.check_files`)."""
+    def deco(fn: F) -> F:
+        fn.files = tuple((r, url, what) for r in relative)  # type: ignore[attr-defined]
+        return fn
+    return deco
+
+
 def dataset_family(dataset: str) -> str | None:
     """The family of the registered data set ``dataset`` (None when unmarked)."""
     return getattr(DATASETS.get(dataset), "family", None)

@@ -23,7 +23,7 @@ import torch
 from .corruptions import corrupt
 from .images import to_float, to_uint8
 from .mnist5k import DatasetSplits
-from .files import data_root
+from .files import data_root, require
 from .registry import CORRUPTED_SETS, DATASETS, OOD_SETS, SHIFT_SETS
 
 
@@ -52,6 +52,21 @@ def load_dataset(dataset: str, split: tuple[int, int, int], split_seed: int) -> 
 @lru_cache(maxsize=4)
 def _load_dataset(dataset: str, split: tuple[int, int, int], split_seed: int, root: str) -> DatasetSplits:
     return DATASETS.create(dataset, split=split, split_seed=split_seed)
+
+
+def check_files(data) -> None:
+    """Check that every file the `kdbench.config.DataConfig` ``data`` reads exists under the
+    data root (`kdbench.data.files.require`: one-line `UserError` naming the first missing
+    one), so that a run stops before it starts rather than in every job."""
+    needed = [getattr(DATASETS.get(data.dataset), "files", ())]
+    needed += [getattr(SHIFT_SETS.get(n), "files", ()) for n in data.shift]
+    needed += [getattr(OOD_SETS.get(n), "files", ()) for n in data.ood]
+    corrupted = getattr(data, "corrupted", "")
+    if corrupted and hasattr(CORRUPTED_SETS.get(corrupted), "files_for"):
+        needed += [CORRUPTED_SETS.get(corrupted).files_for(n) for n in data.corruptions]
+    for group in needed:
+        for relative, url, what in group:
+            require(relative, url=url, what=what)
 
 
 def eval_splits(data) -> tuple[EvalSplit, ...]:

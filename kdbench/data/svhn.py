@@ -18,7 +18,7 @@ import torch
 from ..errors import UserError
 from .cifar import subset
 from .files import check_array, check_labels, check_md5, data_root, hwc_to_float, require
-from .registry import OOD_SETS, family
+from .registry import OOD_SETS, family, needs
 
 SVHN_URL = "http://ufldl.stanford.edu/housenumbers/test_32x32.mat"
 SVHN_TEST_MD5 = "eb5a983be6a315427106f1b164d9cef3"
@@ -49,6 +49,7 @@ def read_svhn(root: str) -> tuple[np.ndarray, np.ndarray]:
 
 @OOD_SETS.register("svhn")
 @family("cifar")
+@needs("svhn/test_32x32.mat", url=SVHN_URL, what="SVHN")
 def svhn(*, n: int = 1000, seed: int = 0) -> torch.Tensor:
     """Far OOD for CIFAR: ``n`` SVHN test images (seeded subset), float32 ``(n, 3, 32, 32)``."""
     x, _ = read_svhn(str(data_root()[0]))
