@@ -72,7 +72,8 @@ def fidelity(models: list[ModelEntry], store: RunStore) -> pd.DataFrame:
         return cache[job]
 
     for s in models:
-        if s.role != "student" or not store.is_done(s.eval_job):
+        if s.role != "student" or not store.is_done(s.eval_job) or not (
+                store.job(s.eval_job).path / "predictions.npz").exists():  # a variant not built
             continue
         refs = [t for (seed, _), t in teachers.items() if seed == s.seed
                 and (s.teacher == "-" or t.model == s.teacher)]
