@@ -124,6 +124,9 @@ def test_centred_logits_recover_logits_up_to_their_mean():
     z = centred_logits(t(softmax(ZT[0] + c, -1))).numpy()
     np.testing.assert_allclose(z, ZT[0] - ZT[0].mean(1, keepdims=True), atol=1e-10)
     assert np.isfinite(centred_logits(t([[1.0, 0.0, 0.0]])).numpy()).all()  # underflowed p = 0
+    z = np.array([[0.0, -40.0, -60.0]])  # p down to 1e-26: kept exactly in float32, no 1e-12 floor
+    got = centred_logits(torch.tensor(softmax(z, -1), dtype=torch.float32)).numpy()
+    np.testing.assert_allclose(got, z - z.mean(), atol=1e-4)
 
 
 # ---- DKD ----------------------------------------------------------------------------------------
