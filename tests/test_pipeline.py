@@ -20,7 +20,8 @@ def test_smoke_run_writes_results_and_report(smoke):
               "small-end2-proxy-mc_dropout"}
     base = m[m.posthoc == "-"]
     assert set(base.model) == models
-    assert set(m.model) - models == {f"{x}+{c}" for x in models for c in ("temperature", "histogram", "isotonic", "beta")}
+    assert set(m.model) - models == {f"{x}+{c}" for x in models for c in ("temperature", "histogram", "isotonic", "beta")} | {
+        f"{x}+{c}" for x in models - {"single", "ensemble", "mc_dropout"} for c in ("int8", "prune80")}  # compressed students
     for model in set(m.model):
         fams = set(m[m.model == model].split)
         assert fams == {"id", "corrupt", "shift", "ood"}, (model, fams)
@@ -83,4 +84,4 @@ def test_figures_command_regenerates_from_results(smoke, capsys):
 def test_list_command(capsys):
     assert main(["list"]) == 0
     out = capsys.readouterr().out
-    assert "corruptions: brightness, canny_edges" in out and "methods: end2, end2-proxy, hydra, kd, none, sample-kd" in out
+    assert "corruptions: brightness, canny_edges" in out and "methods: dist, dkd, end2, end2-proxy, hydra, kd, kd-std, none, sample-kd" in out
