@@ -253,6 +253,7 @@ def collect(suite: Suite, models: list[ModelEntry], store: RunStore,
     run_info = {
         "commit": _commit(),
         "suite": suite.name, "description": suite.description, "seeds": list(suite.seeds),
+        "dataset": suite.data.dataset, "corrupted": suite.data.corrupted,
         "kdbench": __version__, "torch": torch.__version__, "python": platform.python_version(),
         "device": ", ".join(sorted(devices)) or "cpu", "threads": torch.get_num_threads(),
         "compute_seconds": {k: round(v, 1) for k, v in stage.items()}, "suite_hash": stamp,

@@ -37,7 +37,7 @@ CONVENTIONS = (
     "sum over classes (range 0–2; Ovadia et al. 2019 report ours − 1); ECE is top-label with 15 "
     "equal-width bins (lo, hi] weighted by bin size (Guo et al. 2017); OOD AUROC treats OOD as "
     "the positive class, scored by predictive entropy (H) or mutual information (MI), mean over "
-    "the natural OOD sets (photos, letters); uniform noise has its own columns, because every "
+    "the natural OOD sets (all but noise); uniform noise has its own columns, because every "
     "noise image looks alike to a model and its AUROC is near 0 or 1, like that of one input. "
     "\"C\" columns average the corruption types at severities 1–5. Values are means over seeds."
 )
@@ -386,13 +386,14 @@ def write_report(suite: str, results: Path, out: Path, *, failed: list[str] | No
         blocks.append(Table(display(tab, mark=mark), f"{title} by severity, mean over {n_corr} corruption types."))
         write_table(tab, tables_dir, f"severity_{metric}", caption=f"{title} by corruption severity, suite {suite}.")
     for metric, title in (("ece", "ECE"), ("accuracy", "Accuracy")):
-        tab = corruption_table(metrics, metric, order)
+        from_files = bool(info.get("corrupted"))  # e.g. CIFAR-10-C: no MNIST-C levels
+        tab = corruption_table(metrics, metric, order, mnist_c=not from_files)
         if tab.empty:
             continue
         tab = tab.rename(columns={m: m + mark.get(m, "") for m in tab.columns})
         blocks.append(Table(display(tab), f"{title} per corruption type, mean over severities "
-                            "1–5 and seeds. MNIST-C level: the severity whose images equal the "
-                            "published MNIST-C set (— where none does)."))
+                            "1–5 and seeds." + ("" if from_files else " MNIST-C level: the severity "
+                            "whose images equal the published MNIST-C set (— where none does).")))
         write_table(tab, tables_dir, f"corruption_{metric}",
                     caption=f"{title} per corruption type, suite {suite}.")
 

@@ -234,16 +234,19 @@ def mnist_c_level(name: str) -> int | None:
     return getattr(corruptions, "MNIST_C_LEVEL", {}).get(name)
 
 
-def corruption_table(metrics: pd.DataFrame, metric: str, order: list[str]) -> pd.DataFrame:
+def corruption_table(metrics: pd.DataFrame, metric: str, order: list[str], *,
+                     mnist_c: bool = True) -> pd.DataFrame:
     """Corruption type x model of ``metric`` (mean over severities 1–5 and seeds), with a first
-    column "MNIST-C level": the severity equal to the published MNIST-C image (— when none)."""
+    column "MNIST-C level": the severity equal to the published MNIST-C image (— when none);
+    without it when ``mnist_c`` is False (corruptions read from files, e.g. CIFAR-10-C)."""
     sel = metrics[(metrics.split == "corrupt") & (metrics.metric == metric)]
     if sel.empty:
         return pd.DataFrame()
     tab = sel.groupby(["dataset", "model"])["value"].mean().unstack("model")
     tab = tab.reindex(columns=[m for m in order if m in tab.columns])
-    levels = [mnist_c_level(d) for d in tab.index]
-    tab.insert(0, "MNIST-C level", ["—" if v is None else str(int(v)) for v in levels])
+    if mnist_c:
+        levels = [mnist_c_level(d) for d in tab.index]
+        tab.insert(0, "MNIST-C level", ["—" if v is None else str(int(v)) for v in levels])
     tab.index.name = "corruption"
     return tab
 
