@@ -61,7 +61,8 @@ def _run_and_report(suite, wd: Path, args: argparse.Namespace, only: set[str] | 
     device = devices.use(args.device)
     jobs, models = plan(suite)
     if only is not None:
-        needed = {j for m in models if m.model in only for j in (m.train_job, m.eval_job)}
+        needed = {j for m in models if m.model in only or m.base_model in only  # + its variants
+                  for j in (m.train_job, m.eval_job)}
         by_id = {j.id: j for j in jobs}
         stack = list(needed)
         while stack:

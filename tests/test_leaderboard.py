@@ -32,7 +32,8 @@ def test_add_pair_from_a_plugin(smoke, tmp_path, capsys):
                  "--quiet", "--no-report"])
     out = capsys.readouterr().out
     assert code == 0, out
-    assert re.search(r"\(2 jobs run, \d+ from the store\)", out)  # only the new student + its evaluation
+    # only the new student + its evaluation, and its two compressed variants (compress + evaluate)
+    assert re.search(r"\(6 jobs run, \d+ from the store\)", out)
     board = pd.read_csv(wd / "results/leaderboard.csv", keep_default_na=False, na_values=[""])
     new = set(board.model) - set(before.model)
     name = "tiny-mlp-soft-labels-ensemble"
