@@ -167,6 +167,7 @@ def prune_global(net: nn.Module, percent: int) -> None:
     stays attached (``weight = weight_orig · weight_mask``) until `make_permanent`."""
     from torch.nn.utils import prune
 
+    net.to(memory_format=torch.contiguous_format)  # the pruning utilities flatten with view()
     params = prunable(net)
     if not params:
         raise NotBuilt("the network has no Conv2d or Linear layer to prune")
