@@ -2,7 +2,7 @@
 
 Reference code: github.com/megvii-research/mdistiller, ``mdistiller/distillers/DKD.py``
 (``dkd_loss``, class ``DKD``). Hinton's KL splits exactly into a target-class and a non-target-
-class part (the paper's Eq. 1-5): with the teacher's heated distribution q = q_T, the student's
+class part (the paper's reformulation of KD): with the teacher's heated distribution q = q_T, the student's
 s = softmax(z/T), t the target class, b = (q_t, 1 − q_t), c = (s_t, 1 − s_t), and q̂, ŝ the
 distributions over the K − 1 other classes renormalised to sum to 1,
 
@@ -23,7 +23,8 @@ the suite's epoch count.
 
 **Teacher logits are needed only up to a per-example constant** (`kdbench.distill.logits`): the
 teacher enters only through q_T = softmax((log p + c)/T) = softmax(log p / T), whatever c; b and
-q̂ are functions of q_T. So the loss is that of the authors' code on the teacher's true logits.
+q̂ are functions of q_T. So the loss is that of the authors' code on the teacher's true logits
+(up to `kd.soft_target`'s floor on p, below).
 
 Changed for kdbench, and why:
 
