@@ -15,7 +15,6 @@ from scipy.special import log_softmax, softmax
 from kdbench.config import load_suite
 from kdbench.distill import METHODS
 from kdbench.distill.dkd import dkd_terms
-from kdbench.distill.kd import soft_target
 from kdbench.distill.logits import centred_logits
 from kdbench.errors import UserError
 
@@ -190,12 +189,6 @@ def test_multi_sample_targets(target):
     kl = (soft * (np.log(soft) - log_softmax(ref_normalize(ZS) / 2.0, -1))).sum(1).mean()
     want = 0.1 * ce + 9.0 * 4.0 * kl
     assert loss_of("kd-std", p, target=target) == pytest.approx(want, rel=1e-9)
-
-
-def test_dkd_and_dist_reuse_the_kd_target():
-    p = t(softmax(ZT, -1))
-    np.testing.assert_allclose(soft_target(p, 4.0, "members").numpy(),
-                               softmax(ZT / 4.0, -1).mean(0), rtol=1e-12)
 
 
 # ---- behaviour ---------------------------------------------------------------------------------
