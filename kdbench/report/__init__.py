@@ -229,10 +229,11 @@ def _transfer_blocks(transfer: pd.DataFrame | None, tables_dir: Path, suite: str
 CONFORMAL_COLUMNS = [("lac", "LAC"), ("aps", "APS")]
 
 
-def conformal_table(metrics: pd.DataFrame, order: list[str]):
-    """Coverage and mean set size of the 90% conformal sets per model (rows) on the ID test
-    split, the natural shift and the corrupted splits at the highest severity (mean over types
-    per seed), mean over seeds with the t-interval (`kdbench.report.tables.interval_table`)."""
+def conformal_table(metrics: pd.DataFrame, order: list[str], score: str):
+    """Coverage and mean set size of the 90% conformal sets of ``score`` (lac, aps) per model
+    (rows) on the ID test split, the natural shift and the corrupted splits at the highest
+    severity (mean over types per seed), mean over seeds with the t-interval
+    (`kdbench.report.tables.interval_table`); (None, None) without conformal rows."""
     from .tables import interval_table
 
     sel = metrics[metrics.metric.str.startswith(("coverage_", "set_size_"))]
@@ -244,11 +245,13 @@ def conformal_table(metrics: pd.DataFrame, order: list[str]):
     if top is not None:
         parts.append((f"C sev {top}", corr[corr.severity == top]))
     frames, columns = [], []
-    for score, label in CONFORMAL_COLUMNS:
+    for sc, label in CONFORMAL_COLUMNS:
+        if sc != score:
+            continue
         for where, part in parts:
             for kind, short in (("coverage", "cov"), ("set_size", "size")):
-                col = f"{label} {where} {short}"
-                vals = part[part.metric == f"{kind}_{score}"]
+                col = f"{where} {short}"
+                vals = part[part.metric == f"{kind}_{sc}"]
                 if vals.empty:
                     continue
                 columns.append(col)
@@ -263,8 +266,13 @@ def conformal_table(metrics: pd.DataFrame, order: list[str]):
 
 def _conformal_blocks(metrics: pd.DataFrame, order: list[str], mark: dict[str, str],
                       png: Path | None, tables_dir: Path, suite: str) -> list[Block]:
-    tab, top = conformal_table(metrics, order)
-    if tab is None:
+    from .style import figure_models
+
+    metrics = figure_models(metrics)  # with the compressed variants
+    order = order + [m for m in model_order(metrics) if m not in order]
+    tabs = {sc: conformal_table(metrics, order, sc) for sc, _ in CONFORMAL_COLUMNS}
+    top = next((t for _, t in tabs.values() if t is not None), None)
+    if all(tab is None for tab, _ in tabs.values()):
         return []
     blocks: list[Block] = [Heading("Conformal prediction"), Paragraph(
         "Split conformal prediction sets (Angelopoulos & Bates 2021) at 90% target coverage "
@@ -275,8 +283,14 @@ def _conformal_blocks(metrics: pd.DataFrame, order: list[str], mark: dict[str, s
         "is not, and the table shows how much of it a model keeps and at what set size. "
         "cov = empirical coverage, size = mean set size; mean over seeds ± 95% t-interval"
         + (f"; C sev {top} = mean over corruption types at severity {top}." if top else ".")
-        + " Formulas: docs/metrics.md."), Table(tab.display(mark=mark))]
-    tab.write(tables_dir, "conformal", caption=f"Conformal coverage and set size, suite {suite}.")
+        + " Formulas: docs/metrics.md.")]
+    for sc, label in CONFORMAL_COLUMNS:
+        tab = tabs[sc][0]
+        if tab is None:
+            continue
+        blocks.append(Table(tab.display(mark=mark), f"{label} sets."))
+        tab.write(tables_dir, f"conformal_{sc}",
+                  caption=f"Conformal coverage and set size, {label} sets, suite {suite}.")
     if png is not None:
         blocks.append(Figure(png, caption("conformal")))
     return blocks
@@ -452,7 +466,8 @@ def write_report(suite: str, results: Path, out: Path, *, failed: list[str] | No
             "The full board with every post-hoc row is `LEADERBOARD.md` / "
             "`results/leaderboard.csv`."), Table(display(ex, mark=mark))]
 
-    blocks += _conformal_blocks(metrics, order, mark, pngs.pop("conformal", None), tables_dir, suite)
+    blocks += _conformal_blocks(everything, order, mark, pngs.pop("conformal", None), tables_dir,
+                                suite)
 
     blocks += [Heading("Figures")]
     for stem, path in pngs.items():

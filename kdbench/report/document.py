@@ -85,9 +85,8 @@ def _contents(blocks: list[Block]) -> list[tuple[str, str]]:
 
 
 def _first_section(blocks: list[Block]) -> int:
-    """Where the contents go: before the first level-2 heading (after the title and intro)."""
-    return next((i for i, b in enumerate(blocks) if isinstance(b, Heading) and b.level == 2),
-                len(blocks))
+    """Where the contents go: right after the title (the first level-1 heading), else first."""
+    return next((i + 1 for i, b in enumerate(blocks) if isinstance(b, Heading) and b.level == 1), 0)
 
 
 def to_markdown(blocks: list[Block], base: Path) -> str:

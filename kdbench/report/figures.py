@@ -179,7 +179,9 @@ def reliability_figure(rel: pd.DataFrame, metrics: pd.DataFrame, key: Key) -> pl
         cols.append(("corrupt", sevs[-1], f"corrupted, severity {sevs[-1]}"))
     groups = key.groups
     fig = plt.figure(figsize=(3.2 * len(cols) + 1.9, 2.9 * len(groups) + 0.9), layout="constrained")
-    outer = fig.add_gridspec(len(groups), len(cols))
+    # one gridspec (main and counts rows alternate): nested gridspecs make constrained layout
+    # iterate a set of them, whose order (object ids) changes the last digits between runs
+    grid = fig.add_gridspec(2 * len(groups), len(cols), height_ratios=[3, 1] * len(groups))
     rel = rel.assign(conf_sum=rel["confidence"].fillna(0) * rel["count"],
                      acc_sum=rel["accuracy"].fillna(0) * rel["count"])
     pooled = rel.groupby(["model", "split", "severity", "bin"]).agg(
@@ -187,9 +189,8 @@ def reliability_figure(rel: pd.DataFrame, metrics: pd.DataFrame, key: Key) -> pl
     for r, g in enumerate(groups):
         members = [m for m in key.members(g) if m in set(rel.model)]
         for c, (split, sev, title) in enumerate(cols):
-            inner = outer[r, c].subgridspec(2, 1, height_ratios=[3, 1], hspace=0.05)
-            ax = fig.add_subplot(inner[0])
-            axc = fig.add_subplot(inner[1], sharex=ax)
+            ax = fig.add_subplot(grid[2 * r, c])
+            axc = fig.add_subplot(grid[2 * r + 1, c], sharex=ax)
             for m in members:
                 try:
                     b = pooled.loc[(m, split)]
@@ -210,7 +211,7 @@ def reliability_figure(rel: pd.DataFrame, metrics: pd.DataFrame, key: Key) -> pl
             ax.tick_params(labelbottom=False)
             ax.grid(alpha=0.3)
             axc.set_yscale("log")
-            axc.yaxis.set_major_locator(matplotlib.ticker.LogLocator(numticks=3))
+            axc.yaxis.set_major_locator(matplotlib.ticker.LogLocator(subs=(1.0, 3.0), numticks=4))
             axc.yaxis.set_minor_locator(matplotlib.ticker.NullLocator())
             axc.set_xlabel("confidence (bin mean)", fontsize=7, labelpad=1)
             if r == 0:
