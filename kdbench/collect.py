@@ -15,6 +15,10 @@ seed for a labels-only student); ``curves.csv`` the per-epoch records of every t
 the transfer set and the disagreement there is to distil on it; ``run_info.json`` describes
 the run. Rows are
 sorted, floats written with 10 significant digits, so equal runs give equal bytes.
+
+Provenance: every table ends with the ``suite_hash`` column (`suite_hash`, also in
+``run_info.json``), and ``models.csv`` has per row the ``kdbench`` and ``torch`` versions, the
+``device``, the training ``batch_size`` and the ``epochs`` run (`_provenance`).
 """
 
 from __future__ import annotations
