@@ -52,6 +52,19 @@ def test_results_name_every_cifar_split(cifar_run):
     assert acc["ensemble"] > 0.4
 
 
+def test_report_tables_know_the_corruptions_came_from_files(cifar_run):
+    import json
+
+    from kdbench.report.tables import corruption_table
+
+    _, wd = cifar_run
+    info = json.loads((wd / "results/cifar10-smoke/run_info.json").read_text())
+    assert (info["dataset"], info["corrupted"]) == ("cifar10", "cifar10-c")
+    m = pd.read_csv(wd / "results/cifar10-smoke/metrics.csv.gz")
+    tab = corruption_table(m[m.posthoc == "-"], "ece", ["single", "ensemble"], mnist_c=False)
+    assert list(tab.columns) == ["single", "ensemble"] and len(tab) == 19
+
+
 def test_missing_data_dir_is_one_line(tmp_path, capsys, monkeypatch):
     monkeypatch.delenv(files.ENV, raising=False)
     code = main(["run", "all", "--suite", "cifar10-smoke", "--data-dir", str(tmp_path / "none"),
