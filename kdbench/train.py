@@ -2,13 +2,15 @@
 
 AdamW (or SGD with momentum, the CIFAR recipe) on mini-batches drawn by a seeded permutation
 each epoch, cosine learning-rate decay to 0 after an optional linear warm-up, optional
-gradient-norm clipping, optional crop-and-flip augmentation of each batch (`TrainConfig`). The loss is a callable ``loss(outputs, labels, index,
-progress) -> scalar`` where ``index`` holds the training-set positions of the batch, so a
-distillation method can look up its cached teacher outputs for exactly those examples, and
-``progress`` in [0, 1) is the share of training steps done (for schedules such as EnD²'s
-temperature). The model trains on `kdbench.device.current()` (bf16 autocast on CUDA); batches
-move there, ``index`` stays on the CPU. Labels are class indices, or -1 for unlabelled examples (the auxiliary part of a
-transfer set, `kdbench.data.transfer`). Same seed, same data, same loss → the same weights on
+gradient-norm clipping, optional crop-and-flip augmentation of each batch (`TrainConfig`).
+The loss is a callable ``loss(outputs, labels, index, progress) -> scalar`` where ``index``
+holds the training-set positions of the batch, so a distillation method can look up its
+cached teacher outputs for exactly those examples, and ``progress`` in [0, 1) is the share of
+training steps done (for schedules such as EnD²'s temperature). The model trains on
+`kdbench.device.current()` (bf16 autocast and channels-last on CUDA; there the whole training
+set is moved to the device once); batches move there, ``index`` stays on the CPU. Labels are
+class indices, or -1 for unlabelled examples (the auxiliary part of a transfer set,
+`kdbench.data.transfer`). Same seed, same data, same loss → the same weights on
 CPU.
 
 After every epoch an optional ``monitor(model) -> dict`` records what the caller wants to

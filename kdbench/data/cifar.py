@@ -29,7 +29,8 @@ import numpy as np
 import torch
 
 from ..errors import UserError
-from .files import check_array, check_labels, check_md5, data_root, hwc_to_float, load_pickle, np_load, require
+from .files import (check_array, check_labels, check_md5, data_root, hwc_to_float, load_pickle,
+                    np_load, require)
 from .mnist5k import DatasetSplits, LabelledImages, stratified_split
 from .registry import DATASETS, OOD_SETS, SHIFT_SETS, family, needs
 
