@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import fnmatch
 import io
 import os
 import re
@@ -72,12 +73,18 @@ VARIANT = re.compile(r"^(int8|prune(\d{1,2}))$")
 @dataclass(frozen=True)
 class CompressConfig:
     """The suite's ``[compress]`` table: ``int8`` variants on/off, the sparsities P (percent)
-    of the ``prune<P>`` variants, and their fine-tune (epochs, learning-rate factor)."""
+    of the ``prune<P>`` variants, their fine-tune (epochs, learning-rate factor), and the
+    methods (name patterns) whose students are compressed (default: every student)."""
 
     int8: bool = False
     prune: tuple[int, ...] = ()
     finetune_epochs: int = 2
     finetune_lr_scale: float = 0.1
+    methods: tuple[str, ...] = ("*",)  # fnmatch patterns: the students of these methods get variants
+
+    def applies_to(self, method: str) -> bool:
+        """Whether the students of suite method ``method`` get compressed variants."""
+        return any(fnmatch.fnmatchcase(method, p) for p in self.methods)
 
     def variants(self) -> list[str]:
         """Variant names in plan order: ``int8`` then ``prune<P>`` by P."""

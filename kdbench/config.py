@@ -8,6 +8,8 @@ names the file, the table and key, and what is allowed, and is raised as `UserEr
 
 from __future__ import annotations
 
+import difflib
+import fnmatch
 import inspect
 import re
 import tomllib
@@ -503,7 +505,7 @@ def load_suite(name_or_path: str, *, seeds: list[int] | None = None) -> Suite:
                     if pair not in pairs:
                         pairs.append(pair)
     posthoc = top.names("posthoc", CALIBRATORS, [])
-    compress = _compress(_Table(top.take("compress", dict, {}), file, "[compress]"))
+    compress = _compress(_Table(top.take("compress", dict, {}), file, "[compress]"), methods)
     top.finish()
     if not teachers and not pairs:
         raise UserError(f"{file}: the suite runs nothing: define [teachers.*] or [[pairs]]")
@@ -512,8 +514,9 @@ def load_suite(name_or_path: str, *, seeds: list[int] | None = None) -> Suite:
                  posthoc=posthoc, transfer=transfer, compress=compress)
 
 
-def _compress(c: _Table) -> CompressConfig:
-    """The ``[compress]`` table (`kdbench.compress`); absent: no compressed variants."""
+def _compress(c: _Table, methods: dict) -> CompressConfig:
+    """The ``[compress]`` table (`kdbench.compress`); absent: no compressed variants. Every
+    pattern of ``methods`` must match a method of the suite."""
     int8 = c.take("int8", bool, False, what="true or false")
     prune = c.take("prune", list, [], what="a list of sparsities in percent")
     for p in prune:
@@ -524,9 +527,16 @@ def _compress(c: _Table) -> CompressConfig:
         raise c.err("prune", f"expected distinct sparsities, found {prune}")
     epochs = c.int("finetune_epochs", 2, lo=0)
     scale = _positive(c, "finetune_lr_scale", 0.1)
+    patterns = c.take("methods", list, ["*"], what="a list of method names or patterns")
+    for p in patterns:
+        if not isinstance(p, str) or not fnmatch.filter(methods, p):
+            hint = difflib.get_close_matches(str(p), list(methods), n=1)
+            raise c.err("methods", f"{p!r} matches no method of the suite"
+                        + (f"; did you mean {hint[0]!r}?" if hint else "")
+                        + f" (methods: {', '.join(methods) or 'none'})")
     c.finish()
     return CompressConfig(int8=int8, prune=tuple(prune), finetune_epochs=epochs,
-                          finetune_lr_scale=scale)
+                          finetune_lr_scale=scale, methods=tuple(patterns))
 
 
 def _checkpoints(t: _Table, files: list, digests: list, spec: ModelSpec, members: int,

@@ -131,7 +131,8 @@ def plan(suite: Suite) -> tuple[list[Job], list[ModelEntry]]:
             add(job)
             models.append(ModelEntry(seed, name, "student", pair.teacher or "-", m.name, s.name,
                                      job.id, evaluate(job, name, seed), deps[0] if deps else "-"))
-            for variant in suite.compress.variants():  # kdbench.compress; no post-hoc rows
+            variants = suite.compress.variants() if suite.compress.applies_to(m.name) else []
+            for variant in variants:  # kdbench.compress; no post-hoc rows
                 ccfg = {"variant": variant, "model_job": job.id, "model": job.config}
                 cdeps = (job.id,)
                 if variant.startswith("prune"):

@@ -3,6 +3,7 @@ the fixed mask during the fine-tune, the fine-tune loss, footprints by hand, the
 the [compress] table, and a variant that cannot be built recorded while the run goes on."""
 
 import io
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -219,3 +220,18 @@ def test_a_variant_that_cannot_be_built_is_recorded_and_the_run_goes_on(tmp_path
     report = (tmp_path / "reports/tiny/report.md").read_text()
     assert "## Compressed students" in report and "**Not built**" in report
     assert "small-kd-single+int8 — int8 quantization failed" in report
+
+
+def test_compress_methods_filter_selects_students_and_rejects_unknown_names(tmp_path):
+    """``[compress] methods`` limits the variants to those methods' students; a pattern that
+    matches no method of the suite is refused with a did-you-mean."""
+    text = (Path(load_suite("smoke").path).read_text()
+            .replace('methods = ["kd", "end2"]    #', 'methods = ["kd"]    #'))
+    suite_file = tmp_path / "only_kd.toml"
+    suite_file.write_text(text)
+    variants = {m.base_model for m in plan(load_suite(str(suite_file)))[1] if m.variant != "-"}
+    assert variants == {"small-kd-single", "small-kd-ensemble", "small-kd-mc_dropout"}
+    suite_file.write_text(text.replace('methods = ["kd"]    #', 'methods = ["kdd"]    #'))
+    with pytest.raises(UserError, match=r"\[compress\] methods: 'kdd' matches no method of the "
+                       r"suite; did you mean 'kd'\?"):
+        load_suite(str(suite_file))
