@@ -356,3 +356,22 @@ def test_suite_hash_follows_settings_not_order():
     assert suite_hash(plan(dataclasses.replace(suite, pairs=tuple(reversed(suite.pairs))))[1]) == h
     assert suite_hash(plan(load_suite("smoke", seeds=[1]))[1]) != h
     assert suite_hash(plan(dataclasses.replace(suite, posthoc=("temperature",)))[1]) != h
+
+
+def test_conformal_rows_on_every_labelled_split_and_variant(results):
+    from kdbench.results_files import read_table
+
+    m = read_table(results / "results/smoke", "metrics")
+    labelled = m[m.split != "ood"]
+    names = ["coverage_lac", "set_size_lac", "coverage_aps", "set_size_aps"]
+    per = labelled.groupby(["model", "split", "dataset", "severity"]).metric.apply(set)
+    assert all(set(names) <= s for s in per), per[[not set(names) <= s for s in per]].head()
+    assert {"-", "temperature", "isotonic"} <= set(labelled.posthoc)  # each variant its own sets
+    cov = labelled[labelled.metric.str.startswith("coverage_")].value
+    size = labelled[labelled.metric.str.startswith("set_size_")].value
+    assert cov.between(0, 1).all() and size.between(0, 10).all()
+    # ID test is exchangeable with the validation split: coverage near 0.9 on average
+    idcov = labelled[(labelled.split == "id") & labelled.metric.str.startswith("coverage_")].value
+    assert 0.85 <= idcov.mean() <= 0.95, idcov.mean()
+    md = (results / "reports/smoke/report.md").read_text()
+    assert "## Conformal prediction" in md and "*LAC sets.*" in md and "*APS sets.*" in md

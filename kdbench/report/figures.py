@@ -345,7 +345,8 @@ def density_figure(hist: pd.DataFrame, key: Key, quantity: str, xlabel: str) -> 
     h = hist[hist.quantity == quantity]
     if h.empty:
         return None
-    sets = [("id", "test")] + sorted({(s, d) for s, d in zip(h.split, h.dataset) if s != "id"})
+    sets = [("id", "test")] + sorted({(s, d) for s, d in zip(h.split, h.dataset) if s != "id"},
+                                     key=lambda sd: (sd[0] != "shift", sd))
     fig, axes, groups = _grid(key, len(sets), width=2.3, height=1.9, sharex=True)
     g_all = h.groupby(["model", "split", "dataset", "bin"]).agg(lo=("lo", "first"), hi=("hi", "first"),
                                                                count=("count", "sum"))
@@ -362,7 +363,9 @@ def density_figure(hist: pd.DataFrame, key: Key, quantity: str, xlabel: str) -> 
                 mid = ((b.lo + b.hi) / 2).to_numpy()
                 ax.plot(mid, dens.to_numpy(), lw=0.9, markevery=4, **key.style(m, ms=3.5))
             ax.set_yscale("log")
-            ax.yaxis.set_major_locator(matplotlib.ticker.LogLocator(numticks=4))
+            ax.yaxis.set_major_locator(matplotlib.ticker.LogLocator(subs=(1.0, 2.0, 5.0), numticks=5))
+            ax.yaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
+            ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
             ax.grid(alpha=0.3)
             if r == 0:
                 ax.set_title("ID test" if split == "id" else f"{split}: {ds}")
@@ -515,8 +518,9 @@ def training_curves_figure(curves: pd.DataFrame, key: Key) -> plt.Figure | None:
             for (model, _, _), gg in sel.groupby(["model", "seed", "member"], sort=True):
                 gg = gg.sort_values("epoch")
                 st = key.style(model, ms=3)
+                step = max(1, len(gg) // 4)  # staggered, so that the markers of a group differ
                 ax.plot(gg.epoch, gg.value, lw=0.7, alpha=0.8,
-                        markevery=max(1, len(gg) // 4), **st)
+                        markevery=(members.index(model) % step, step), **st)
             if metric == "val_nll" and len(sel) and sel.value.gt(0).all():
                 ax.set_yscale("log")
                 ax.yaxis.set_major_locator(matplotlib.ticker.LogLocator(subs=(1.0, 2.0, 5.0), numticks=4))
