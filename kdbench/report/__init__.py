@@ -324,6 +324,10 @@ def write_report(suite: str, results: Path, out: Path, *, failed: list[str] | No
     tables_dir = out / "tables"
 
     order = model_order(pd.concat([models_info, metrics]) if not models_info.empty else metrics)
+    # post-hoc and compressed variants have sections of their own, not rows of "—" here
+    variants = set(everything.loc[everything.posthoc.astype(str) != "-", "model"]) \
+        if "posthoc" in everything.columns else set()
+    order = [m for m in order if m not in variants]
     missing = (list(models_info.loc[models_info.status != "ok", "model"].unique())
                if "status" in models_info else [])
     flags = convergence_flags(models_info)
