@@ -21,7 +21,8 @@ from pathlib import Path
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--hide-scrollbars", "--virtual-time-budget=5000"]
 MEASURE = ("<script>window.addEventListener('load',function(){var p=document.createElement('pre');"
-           "p.id='kd-height';p.textContent=document.documentElement.scrollHeight;"
+           "p.id='kd-height';p.style.display='none';"
+           "p.textContent=document.documentElement.scrollHeight;"
            "document.body.appendChild(p)})</script>")
 
 
