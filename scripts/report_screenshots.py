@@ -63,7 +63,7 @@ def main() -> None:
             dom = subprocess.run([exe, *FLAGS, f"--user-data-dir={tmp}/profile",
                                   f"--window-size={args.width},800", "--dump-dom", path.as_uri()],
                                  capture_output=True, text=True, timeout=120).stdout
-            m = re.search(r'<pre id="kd-height">(\d+)</pre>', dom)
+            m = re.search(r"<pre id=\"kd-height\"[^>]*>(\d+)</pre>", dom)
             height = min(int(m.group(1)) if m else 2000, 12000)
             subprocess.run([exe, *FLAGS, f"--user-data-dir={tmp}/profile",
                             f"--window-size={args.width},{height}",
