@@ -32,12 +32,13 @@ def test_add_pair_from_a_plugin(smoke, tmp_path, capsys):
                  "--quiet", "--no-report"])
     out = capsys.readouterr().out
     assert code == 0, out
-    # only the new student + its evaluation, and its two compressed variants (compress + evaluate)
-    assert re.search(r"\(6 jobs run, \d+ from the store\)", out)
+    # only the new student + its evaluation (smoke's [compress] methods do not match soft-labels)
+    assert re.search(r"\(2 jobs run, \d+ from the store\)", out)
     board = pd.read_csv(wd / "results/leaderboard.csv", keep_default_na=False, na_values=[""])
     new = set(board.model) - set(before.model)
     name = "tiny-mlp-soft-labels-ensemble"
-    calibrators = {m.split("+")[1] for m in before.model if m.startswith("small-kd-ensemble+")}
+    calibrators = {m.split("+")[1] for m in before.model if m.startswith("small-kd-ensemble+")
+                   and not m.endswith(("+int8", "+prune80"))}
     assert calibrators and new == {name} | {f"{name}+{c}" for c in calibrators}
     row = board.set_index("model").loc[name]
     assert row.teacher == "ensemble" and row.method == "soft-labels" and row.id_accuracy > 0.2

@@ -17,11 +17,15 @@ def test_smoke_run_writes_results_and_report(smoke):
               "small-kd-ensemble", "small-kd-mc_dropout", "small-sample-kd-ensemble",
               "small-sample-kd-mc_dropout", "small-end2-ensemble", "small-end2-mc_dropout",
               "small-hydra-ensemble", "small-hydra-mc_dropout", "small-end2-proxy-ensemble",
-              "small-end2-proxy-mc_dropout"}
+              "small-end2-proxy-mc_dropout", "small-dkd-ensemble", "small-dist-ensemble",
+              "small-kd-std-ensemble"}
     base = m[m.posthoc == "-"]
     assert set(base.model) == models
+    compressed = {x for x in models if x.startswith(("small-kd-", "small-end2-"))
+                  and not x.startswith(("small-kd-std", "small-end2-proxy"))}  # [compress] methods
+    assert len(compressed) == 5
     assert set(m.model) - models == {f"{x}+{c}" for x in models for c in ("temperature", "histogram", "isotonic", "beta")} | {
-        f"{x}+{c}" for x in models - {"single", "ensemble", "mc_dropout"} for c in ("int8", "prune80")}  # compressed students
+        f"{x}+{c}" for x in compressed for c in ("int8", "prune80")}  # compressed: no post-hoc rows
     for model in set(m.model):
         fams = set(m[m.model == model].split)
         assert fams == {"id", "corrupt", "shift", "ood"}, (model, fams)
