@@ -45,6 +45,9 @@ def test_smoke_run_writes_results_and_report(smoke):
     rel = pd.read_csv(wd / "results/smoke/reliability.csv.gz")
     assert (rel.groupby(["model", "split", "dataset", "severity"])["count"].sum() > 0).all()
     report = (wd / "reports/smoke/report.md").read_text()
+    retention = report.split("## Retention and fidelity", 1)[1].split("\n## ", 1)[0]
+    for variant in ("int8", "prune80"):  # compressed students follow their student
+        assert f"| small-kd-ensemble+{variant}" in retention
     for fig in ("reliability", "metric_vs_severity", "ood_entropy"):
         assert f"figures/{fig}.png" in report
         assert (wd / f"reports/smoke/figures/{fig}.png").stat().st_size > 10_000

@@ -427,7 +427,14 @@ def write_report(suite: str, results: Path, out: Path, *, failed: list[str] | No
             blocks.append(Table(tab.display(mark=mark), title))
             tab.write(tables_dir, f"ood_{measure}", caption=f"OOD {title}, suite {suite}.")
 
-    ret = retention_table(metrics, fid, order)
+    # compressed variants (kdbench.compress) follow their student: what compression on top of
+    # distillation keeps of the teacher
+    from .style import figure_models
+
+    with_variants = figure_models(everything)
+    variant_names = sorted(set(with_variants.model) - set(order))
+    ret_order = [r for m in order for r in [m] + [v for v in variant_names if v.startswith(m + "+")]]
+    ret = retention_table(with_variants, fid, ret_order)
     if not ret.empty:
         blocks += [Heading("Retention and fidelity"), Paragraph(
             "Student value / teacher value for each distilled student (the labels-only baseline "
@@ -435,7 +442,8 @@ def write_report(suite: str, results: Path, out: Path, *, failed: list[str] | No
             "and NLL a ratio below 1 means the student is better than its teacher; for AUROC "
             "(natural OOD sets) a ratio of 1 means it keeps all of the teacher's OOD detection. "
             "Fidelity: top-1 agreement with the teacher and mean KL(teacher ‖ student) in nats, on "
-            "the ID and shift splits."), Table(ret.display(mark=mark))]
+            "the ID and shift splits. A compressed student (`+int8`, `+prune<P>`) follows its "
+            "student, against the same teacher."), Table(ret.display(mark=mark))]
         ret.write(tables_dir, "retention", caption=f"Retention and fidelity, suite {suite}.")
 
     blocks += _transfer_blocks(transfer, tables_dir, suite)
