@@ -30,12 +30,15 @@ import torch
 DONE = "done.json"
 
 
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
+def file_digest(path: Path, algorithm: str = "sha256") -> str:
+    """Hex digest of a file's bytes (``hashlib.file_digest``: read in chunks)."""
     with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+        return hashlib.file_digest(f, algorithm).hexdigest()
+
+
+def sha256_file(path: Path) -> str:
+    """Hex SHA-256 of a file."""
+    return file_digest(path, "sha256")
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:

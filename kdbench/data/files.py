@@ -20,7 +20,6 @@ checked on every load by the readers.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import pickle
 from pathlib import Path
@@ -29,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import UserError
+from ..store import file_digest
 
 ENV = "KDBENCH_DATA"
 ENV_SOURCE = "KDBENCH_DATA_SOURCE"   # set by `use_root`: what chose the root ("--data-dir")
@@ -95,12 +95,8 @@ def load_pickle(path: Path) -> dict:
 
 
 def md5(path: Path) -> str:
-    """Hex MD5 of a file, read in 1 MiB chunks."""
-    h = hashlib.md5()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    """Hex MD5 of a file (the checksum the archives publish)."""
+    return file_digest(path, "md5")
 
 
 def check_md5(path: Path, *, n: int, full_n: int, expected: str | None, url: str) -> None:

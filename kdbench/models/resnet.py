@@ -31,6 +31,17 @@ from . import MODELS
 from .normalize import Normalize
 
 
+def init_conv_bn(net: nn.Module) -> None:
+    """He (fan-out, ReLU) normal init of every conv weight, BatchNorm weight 1 and bias 0 — the
+    initialisation of the CIFAR ResNets and WideResNets (He et al. 2016; RepDistiller)."""
+    for m in net.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+
+
 class BasicBlock(nn.Module):
     """conv3x3 → BN → ReLU → conv3x3 → BN, + shortcut, → ReLU."""
 
@@ -86,12 +97,7 @@ class CifarResNet(nn.Module):
         self.dropout_p = float(dropout)
         self.dropout = nn.Dropout(self.dropout_p)
         self.head = nn.Linear(64, num_classes)
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-            elif isinstance(m, nn.BatchNorm2d):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
+        init_conv_bn(self)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """Pooled trunk output ``(N, 64)``."""

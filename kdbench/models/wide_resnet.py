@@ -22,6 +22,7 @@ from torch import nn
 
 from . import MODELS
 from .normalize import Normalize
+from .resnet import init_conv_bn
 
 
 class PreActBlock(nn.Module):
@@ -68,12 +69,7 @@ class WideResNet(nn.Module):
         self.dropout_p = float(dropout)
         self.dropout = nn.Dropout(self.dropout_p)
         self.head = nn.Linear(cin, num_classes)
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-            elif isinstance(m, nn.BatchNorm2d):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
+        init_conv_bn(self)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """Pooled trunk output ``(N, 64·widen)``."""
