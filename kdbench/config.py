@@ -527,8 +527,8 @@ def _compress(c: _Table, methods: dict) -> CompressConfig:
         raise c.err("prune", f"expected distinct sparsities, found {prune}")
     epochs = c.int("finetune_epochs", 2, lo=0)
     scale = _positive(c, "finetune_lr_scale", 0.1)
-    patterns = c.take("methods", list, ["*"], what="a list of method names or patterns")
-    for p in patterns:
+    patterns = c.take("methods", list, None, what="a list of method names or patterns")
+    for p in patterns or []:  # absent: every method, checked against none
         if not isinstance(p, str) or not fnmatch.filter(methods, p):
             hint = difflib.get_close_matches(str(p), list(methods), n=1)
             raise c.err("methods", f"{p!r} matches no method of the suite"
@@ -536,7 +536,7 @@ def _compress(c: _Table, methods: dict) -> CompressConfig:
                         + f" (methods: {', '.join(methods) or 'none'})")
     c.finish()
     return CompressConfig(int8=int8, prune=tuple(prune), finetune_epochs=epochs,
-                          finetune_lr_scale=scale, methods=tuple(patterns))
+                          finetune_lr_scale=scale, methods=tuple(patterns or ["*"]))
 
 
 def _checkpoints(t: _Table, files: list, digests: list, spec: ModelSpec, members: int,
