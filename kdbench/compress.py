@@ -148,6 +148,10 @@ def quantize_int8(net: nn.Module, calibration: torch.Tensor, *, batch: int = 256
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
+            # torch's own notices about its quantization API (observers' reduce_range, quantized
+            # tensor constructors): nothing a kdbench user can act on
+            warnings.filterwarnings("ignore", message=".*(reduce_range will be deprecated|"
+                                    "quantized tensor creation functions)", category=UserWarning)
             prepared = prepare_fx(float_net, get_default_qconfig_mapping("x86"),
                                   example_inputs=(calibration[:1],))
             with torch.inference_mode():
