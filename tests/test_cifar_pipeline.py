@@ -73,3 +73,18 @@ def test_missing_data_dir_is_one_line(tmp_path, capsys, monkeypatch):
     assert code == 2 and err.count("\n") == 1
     assert "cifar-10-batches-py/" in err and str(tmp_path / "none") in err and "--data-dir" in err
     assert "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz" in err
+
+
+def test_split_larger_than_the_files_stops_before_any_job(tmp_path, capsys, monkeypatch):
+    """Files that hold fewer images than the suite's split: one line before the run starts,
+    not a failure in every job."""
+    monkeypatch.delenv(files.ENV, raising=False)
+    monkeypatch.delenv(files.ENV_SOURCE, raising=False)
+    root = tmp_path / "data"
+    write_fake_data(root, per_batch=20)  # 5 x 20 = 100 training images; the suite asks for 200
+    code = main(["run", "all", "--suite", "cifar10-smoke", "--data-dir", str(root),
+                 "--workdir", str(tmp_path / "wd"), "--quiet", "--no-report"])
+    out, err = capsys.readouterr()
+    assert code == 2 and err.count("\n") == 1
+    assert "asks for 200 training and validation images; the training files hold 100" in err
+    assert not (tmp_path / "wd" / "runs").exists() or not any((tmp_path / "wd" / "runs").iterdir())

@@ -57,7 +57,8 @@ def _load_dataset(dataset: str, split: tuple[int, int, int], split_seed: int, ro
 def check_files(data) -> None:
     """Check that every file the `kdbench.config.DataConfig` ``data`` reads exists under the
     data root (`kdbench.data.files.require`: one-line `UserError` naming the first missing
-    one), so that a run stops before it starts rather than in every job."""
+    one), and that a data set read from files holds the images its ``split`` asks for, so that a
+    run stops before it starts rather than in every job."""
     needed = [getattr(DATASETS.get(data.dataset), "files", ())]
     needed += [getattr(SHIFT_SETS.get(n), "files", ()) for n in data.shift]
     needed += [getattr(OOD_SETS.get(n), "files", ()) for n in data.ood]
@@ -67,6 +68,8 @@ def check_files(data) -> None:
     for group in needed:
         for relative, url, what in group:
             require(relative, url=url, what=what)
+    if needed[0]:  # read from files: a split larger than the files fails here, once
+        load_dataset(data.dataset, data.split, data.split_seed)
 
 
 def eval_splits(data) -> tuple[EvalSplit, ...]:
