@@ -245,17 +245,14 @@ def conformal_table(metrics: pd.DataFrame, order: list[str], score: str):
     if top is not None:
         parts.append((f"C sev {top}", corr[corr.severity == top]))
     frames, columns = [], []
-    for sc, label in CONFORMAL_COLUMNS:
-        if sc != score:
-            continue
-        for where, part in parts:
-            for kind, short in (("coverage", "cov"), ("set_size", "size")):
-                col = f"{where} {short}"
-                vals = part[part.metric == f"{kind}_{sc}"]
-                if vals.empty:
-                    continue
-                columns.append(col)
-                frames.append(vals.groupby(["model", "seed"])["value"].mean().rename(col))
+    for where, part in parts:
+        for kind, short in (("coverage", "cov"), ("set_size", "size")):
+            col = f"{where} {short}"
+            vals = part[part.metric == f"{kind}_{score}"]
+            if vals.empty:
+                continue
+            columns.append(col)
+            frames.append(vals.groupby(["model", "seed"])["value"].mean().rename(col))
     values = pd.concat([f.reset_index().assign(column=f.name).rename(columns={f.name: "value"})
                         for f in frames]).set_index(["model", "column", "seed"])["value"]
     rows = [m for m in order if m in set(sel.model)] + sorted(set(sel.model) - set(order))
@@ -319,7 +316,7 @@ def write_report(suite: str, results: Path, out: Path, *, failed: list[str] | No
                       "transfer": transfer}, allow_mixed=allow_mixed_suites)
     figures = out / "figures"
     written = write_figures(results, figures, formats=("png", "pdf"),
-                            allow_mixed_suites=allow_mixed_suites)
+                            allow_mixed_suites=allow_mixed_suites, metrics=everything)
     pngs = {p.stem: p for p in written if p.suffix == ".png"}
     tables_dir = out / "tables"
 

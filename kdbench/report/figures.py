@@ -41,7 +41,8 @@ import pandas as pd  # noqa: E402
 
 from .stats import paired_difference, seed_interval  # noqa: E402
 from .style import Key, add_key, figure_models, make_key  # noqa: E402
-from .tables import SYNTHETIC_OOD, families, labels_only_baseline, model_order  # noqa: E402
+from .tables import (SYNTHETIC_OOD, families, identities, labels_only_baseline,  # noqa: E402
+                     model_order, per_seed, seed_series)
 
 METRIC_TITLES = {"accuracy": "accuracy", "ece": "ECE (15 bins)", "nll": "NLL (nats)",
                  "brier": "Brier (sum over classes)"}
@@ -113,9 +114,8 @@ def _line(ax: plt.Axes, x, y, key: Key, model: str, *, yerr=None, ls: str = "-",
 def forest_figure(metrics: pd.DataFrame, key: Key) -> plt.Figure | None:
     """Paired per-seed differences student − labels-only baseline (left block) and student −
     teacher (right block), mean with its 95% t-interval, for `FOREST`: one row per student."""
-    fam = families(metrics)
-    ps = (fam.groupby(["model", "split", "metric", "seed"])["value"].mean())
-    ident = metrics[["model", "role", "teacher", "method", "student"]].drop_duplicates("model").set_index("model")
+    ps = per_seed(metrics)
+    ident = identities(metrics)
     students = [m for m in key.models if key.method[m] != "teacher"]
     if not students:
         return None
@@ -131,12 +131,6 @@ def forest_figure(metrics: pd.DataFrame, key: Key) -> plt.Figure | None:
     if not blocks:
         return None
 
-    def series(model: str, split: str, metric: str) -> pd.Series:
-        try:
-            return ps.loc[(model, split, metric)]
-        except KeyError:
-            return pd.Series(dtype=float)
-
     n = len(students)
     fig, axes = plt.subplots(1, len(FOREST) * len(blocks),
                              figsize=(2.05 * len(FOREST) * len(blocks) + 2.2, 0.2 * n + 1.8),
@@ -148,7 +142,8 @@ def forest_figure(metrics: pd.DataFrame, key: Key) -> plt.Figure | None:
             for yi, s in zip(y, students):
                 if s not in ref:
                     continue
-                mean, lo, hi, _ = paired_difference(series(s, split, metric), series(ref[s], split, metric))
+                mean, lo, hi, _ = paired_difference(seed_series(ps, s, split, metric),
+                                                    seed_series(ps, ref[s], split, metric))
                 if not np.isfinite(mean):
                     continue
                 err = None if not np.isfinite(lo) else [[mean - lo], [hi - mean]]
@@ -415,14 +410,12 @@ def ood_auroc_figure(metrics: pd.DataFrame, key: Key) -> plt.Figure | None:
 def retention_figure(metrics: pd.DataFrame, key: Key) -> plt.Figure | None:
     """Teacher value (x) against student value (y) per distilled student, and the labels-only
     students against every teacher; both with their seed intervals; y = x dashed."""
-    ident = metrics[["model", "role", "teacher"]].drop_duplicates("model").set_index("model")
+    ident = identities(metrics)
     teachers = [m for m in key.models if key.method[m] == "teacher"]
     students = [m for m in key.models if key.method[m] != "teacher"]
     if not teachers or not students:
         return None
-    fam = families(metrics)
-    agg = _interval(fam.groupby(["model", "split", "metric", "seed"])["value"].mean(),
-                    ["model", "split", "metric"])
+    agg = _interval(per_seed(metrics), ["model", "split", "metric"])
     panels = [("id", "ece", "ID ECE"), ("corrupt", "ece", "corruption ECE (mean)"),
               ("shift", "nll", "shift NLL"), ("ood", "auroc_entropy", "OOD AUROC (H)")]
     fig, axes = plt.subplots(1, len(panels), figsize=(3.0 * len(panels), 3.4), layout="constrained")
@@ -455,9 +448,9 @@ def retention_figure(metrics: pd.DataFrame, key: Key) -> plt.Figure | None:
 def acc_ece_figure(metrics: pd.DataFrame, key: Key) -> plt.Figure | None:
     """Accuracy against ECE per model on the ID split, the natural shift and the corruptions
     (mean over types and severities), seed intervals on both axes."""
-    fam = families(metrics[metrics.metric.isin(["accuracy", "ece"])])
-    agg = _interval(fam.groupby(["model", "split", "metric", "seed"])["value"].mean(),
-                    ["model", "split", "metric"])
+    sub = metrics[metrics.metric.isin(["accuracy", "ece"])]
+    fam = families(sub)
+    agg = _interval(per_seed(sub), ["model", "split", "metric"])
     panels = [(s, t) for s, t in (("id", "ID test"), ("shift", "natural shift"),
                                   ("corrupt", "corruptions (mean)")) if s in set(fam.split)]
     if not panels:
@@ -547,15 +540,18 @@ def _draw(task: tuple) -> list[Path]:
         return [] if fig is None else _save(fig, out, stem, formats)
 
 
-def figure_tasks(results: Path, *, allow_mixed_suites: bool = False) -> list[Task]:
+def figure_tasks(results: Path, *, allow_mixed_suites: bool = False,
+                 metrics: pd.DataFrame | None = None) -> list[Task]:
     """``(stem, builder, args)`` of every figure of a results directory; ``builder(*args)``
     returns the Matplotlib figure (or None when the results have nothing to draw). Refuses
-    results of mixed suite hashes unless ``allow_mixed_suites`` (`check_suite_hash`)."""
+    results of mixed suite hashes unless ``allow_mixed_suites`` (`check_suite_hash`).
+    ``metrics``: the directory's metrics table when the caller has read it already."""
     from ..errors import UserError
     from ..results_files import table_path
     from . import check_suite_hash, read_results
 
-    metrics = read_results(table_path(results, "metrics"))
+    if metrics is None:
+        metrics = read_results(table_path(results, "metrics"))
     rel = read_results(table_path(results, "reliability"))
     hist = read_results(table_path(results, "histograms"))
     rc = (read_results(table_path(results, "risk_coverage"))
@@ -588,9 +584,11 @@ def figure_tasks(results: Path, *, allow_mixed_suites: bool = False) -> list[Tas
 
 
 def write_figures(results: Path, out: Path, *, formats: tuple[str, ...] = ("png", "pdf"),
-                  allow_mixed_suites: bool = False) -> list[Path]:
-    """Write every figure of a suite from its results directory; returns the files written."""
-    tasks = figure_tasks(results, allow_mixed_suites=allow_mixed_suites)
+                  allow_mixed_suites: bool = False,
+                  metrics: pd.DataFrame | None = None) -> list[Path]:
+    """Write every figure of a suite from its results directory; returns the files written.
+    ``metrics``: its metrics table when the caller has read it already (`figure_tasks`)."""
+    tasks = figure_tasks(results, allow_mixed_suites=allow_mixed_suites, metrics=metrics)
     out.mkdir(parents=True, exist_ok=True)
     jobs = [(stem, fn, args, out, formats) for stem, fn, args in tasks]
     # the figures are independent: draw them in parallel processes (same bytes as in series)

@@ -90,13 +90,12 @@ def suite_rows(suite: str, metrics: pd.DataFrame, models: pd.DataFrame) -> pd.Da
             t_auroc = seed_series(ps, teacher, "ood", "auroc_entropy").replace(0, np.nan)
             _put(row, "keep_ood_auroc", (seed_series(ps, m, "ood", "auroc_entropy") / t_auroc).dropna())
             _put(row, "nll_ratio", (seeds / rank(teacher).replace(0, np.nan)).dropna())
+        src = m if m in info.index else base  # a compressed variant has its own row
         if base in info.index:
             members = info.at[base, "members"] if pd.notna(info.at[base, "members"]) else 1
             params = info.at[base, "parameters"]
             row["parameters"] = int(params * members) if pd.notna(params) else np.nan
-            own = m if m in info.index else base  # a compressed variant has its own timing
-            row["ms_per_image"] = info.at[own, "ms_per_image"] if "ms_per_image" in info else np.nan
-        src = m if m in info.index else base
+            row["ms_per_image"] = info.at[src, "ms_per_image"] if "ms_per_image" in info else np.nan
         if src in info.index:
             row.update({c: info.at[src, c] for c in PROVENANCE if c in info.columns})
         row["_order"] = order.index(base) if base in order else len(order)

@@ -171,7 +171,8 @@ def family_mean(metrics: pd.DataFrame) -> pd.Series:
     return split_means(metrics).groupby(["model", "split", "metric"])["value"].mean()
 
 
-def _identities(metrics: pd.DataFrame) -> pd.DataFrame:
+def identities(metrics: pd.DataFrame) -> pd.DataFrame:
+    """model -> its role, teacher, method and student (the columns ``metrics`` has)."""
     cols = [c for c in ("model", "role", "teacher", "method", "student") if c in metrics.columns]
     return metrics[cols].drop_duplicates("model").set_index("model")
 
@@ -269,7 +270,7 @@ def retention_table(metrics: pd.DataFrame, fidelity: pd.DataFrame | None, order:
     seed for the `RETENTION_COLUMNS`, and fidelity (agreement, KL(teacher ‖ student)) on ID and
     shift; mean over seeds with the t-interval. Rows ``(student, teacher)``."""
     ps = per_seed(metrics)
-    ident = _identities(metrics)
+    ident = identities(metrics)
     teachers = [m for m in order if m in ident.index and ident.at[m, "role"] == "teacher"]
     records = []
     for s in order:
@@ -340,7 +341,7 @@ def paired_comparisons(metrics: pd.DataFrame, order: list[str]) -> pd.DataFrame:
     ps = per_seed(metrics)
     fam = families(metrics)
     ood = fam[fam.split.isin(["ood", "ood_noise"])].groupby(["model", "dataset", "metric", "seed"])["value"].mean()
-    ident = _identities(metrics)
+    ident = identities(metrics)
     rows = []
 
     def series(model: str, split: str, metric: str, dataset: str | None) -> pd.Series:
