@@ -128,14 +128,15 @@ def suite_hash(models: list[ModelEntry]) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
-def _provenance(store: RunStore, train_job: str, eval_job: str) -> dict:
+def _provenance(store: RunStore, train_job: str, eval_info: dict | None,
+                train_info: dict | None) -> dict:
     """Per-model environment of ``models.csv``: kdbench and torch versions, the device it was
-    evaluated (else trained) on, and the training batch size from the training job's config."""
+    evaluated (else trained) on, from the jobs' ``eval_info`` / ``train_info`` records (None
+    when absent), and the training batch size from the training job's config."""
     row = {"kdbench": __version__, "torch": torch.__version__, "device": None, "batch_size": None}
-    for job, name in ((eval_job, "eval_info.json"), (train_job, "train_info.json")):
-        path = store.job(job).path / name if job != "-" else None
-        if path is not None and path.exists() and row["device"] is None:
-            row["device"] = store.job(job).read_json(name).get("device")
+    for info in (eval_info, train_info):
+        if info is not None and row["device"] is None:
+            row["device"] = info.get("device")
     cfg_path = store.job(train_job).path / "config.json" if train_job != "-" else None
     if cfg_path is not None and cfg_path.exists():
         cfg = store.job(train_job).read_json("config.json")
@@ -182,11 +183,13 @@ def collect(suite: Suite, models: list[ModelEntry], store: RunStore,
     transfer_info = {m.transfer_job: store.job(m.transfer_job).read_json("transfer_info.json")
                      for m in models if m.role == "teacher" and m.transfer_job != "-"
                      and store.is_done(m.transfer_job)}
+    eval_info = {m.eval_job: store.job(m.eval_job).read_json("eval_info.json") for m in models
+                 if (store.job(m.eval_job).path / "eval_info.json").exists()}
     seen: set[str] = set()
     devices: set[str] = set()
     for m in models:
-        if m.eval_job not in seen and (store.job(m.eval_job).path / "eval_info.json").exists():
-            ev = store.job(m.eval_job).read_json("eval_info.json")
+        if m.eval_job not in seen and m.eval_job in eval_info:
+            ev = eval_info[m.eval_job]
             stage["evaluate"] += ev["seconds"]
             devices.add(ev.get("device", "cpu"))
         if m.train_job not in seen and m.train_job in train_info:
@@ -227,20 +230,24 @@ def collect(suite: Suite, models: list[ModelEntry], store: RunStore,
                        final_train_acc=final_acc(train_job),
                        final_val_nll=round(max(c[-1].get("val_nll", float("nan")) for c in nets), 5),
                        converged=all(is_converged(c, reference_train_acc=ref) for c in nets))
-            curve_rows += [{"seed": m.seed, "model": m.model, "member": i, "epoch": rec["epoch"],
-                            "metric": k, "value": v}
-                           for i, c in enumerate(nets) for rec in c for k, v in rec.items()
-                           if k != "epoch" and m.variant == "-"]
+            if m.variant == "-":  # a compressed variant's curves are its student's
+                curve_rows += [{"seed": m.seed, "model": m.model, "member": i,
+                                "epoch": rec["epoch"], "metric": k, "value": v}
+                               for i, c in enumerate(nets) for rec in c for k, v in rec.items()
+                               if k != "epoch"]
         row.update(base_model=m.base_model if m.variant != "-" else m.model, size_bytes=None,
                    sparse_bytes=None, sparsity=None, cpu_ms_per_image=None, reason="")
         if store.is_done(m.eval_job):
-            ev = store.job(m.eval_job).read_json("eval_info.json")
+            ev = eval_info[m.eval_job]
             row["ms_per_image"] = round(ev.get("ms_per_image", float("nan")), 4)
             row.update({k: ev.get(k) for k in ("size_bytes", "sparse_bytes", "cpu_ms_per_image")})
             row["sparsity"] = None if ev.get("sparsity") is None else round(ev["sparsity"], 6)
             if "not_built" in ev:  # kdbench.compress: recorded, not failed
                 row.update(status="not built", reason=ev["not_built"])
-        row.update(_provenance(store, train_job, m.eval_job))
+        tr = train_info.get(train_job)
+        if tr is None and train_job != "-" and (store.job(train_job).path / "train_info.json").exists():
+            tr = store.job(train_job).read_json("train_info.json")  # not finished: still recorded
+        row.update(_provenance(store, train_job, eval_info.get(m.eval_job), tr))
         info_rows.append(row)
     write_table(pd.DataFrame(curve_rows), out_dir, "curves", sort=["seed", "model", "member", "metric", "epoch"])
     transfer_rows = []
