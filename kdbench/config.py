@@ -64,10 +64,14 @@ class DataConfig:
 @dataclass(frozen=True)
 class TransferConfig:
     """The inputs students learn from (`kdbench.data.transfer`): ``set`` is ``train``,
-    ``augment`` or ``aux``; ``copies`` augmented copies of the training images."""
+    ``augment`` or ``aux``; ``copies`` augmented copies of the training images. With
+    ``teachers`` the teachers train on the same set's labelled rows (the training images and
+    their augmented copies; unlabelled blends skipped), so teachers and students share one
+    recipe (docs/training.md)."""
 
     set: str = "train"
     copies: int = 0
+    teachers: bool = field(default=False, metadata={"omit_default": True})
 
 
 @dataclass(frozen=True)
@@ -103,6 +107,9 @@ class StudentConfig:
     train: TrainConfig
 
 
+TEACHER_CALIBRATIONS = ("", "temperature")
+
+
 @dataclass(frozen=True)
 class MethodConfig:
     """A method of the suite: its registered ``kind``, options, and the training settings it
@@ -112,6 +119,9 @@ class MethodConfig:
     kind: str
     options: tuple[tuple[str, Any], ...] = ()
     train: tuple[tuple[str, Any], ...] = ()
+    # "temperature": the student learns from the teacher's outputs heated by the temperature
+    # fitted on the teacher's validation predictions (`kdbench.jobs.transfer`); "" = raw outputs
+    teacher_calibration: str = ""
 
     def train_config(self, base: TrainConfig) -> TrainConfig:
         """``base`` (the student's settings) with this method's overrides."""
@@ -411,8 +421,9 @@ def load_suite(name_or_path: str, *, seeds: list[int] | None = None) -> Suite:
     copies = tr.int("copies", 0 if tset == "train" else 2, lo=0)
     if tset == "train" and copies:
         raise tr.err("copies", "augmented copies need set = \"augment\" or \"aux\"")
+    teach = tr.take("teachers", bool, False)
     tr.finish()
-    transfer = TransferConfig(tset, copies)
+    transfer = TransferConfig(tset, copies, teach)
 
     teachers: dict[str, TeacherConfig] = {}
     for tname, traw in top.take("teachers", dict, {}).items():
@@ -466,12 +477,14 @@ def load_suite(name_or_path: str, *, seeds: list[int] | None = None) -> Suite:
         kind = m.take("kind", str, mname)
         if kind not in METHODS:
             raise m.err("kind", str(unknown_name("method", kind, METHODS.names())))
+        calibration = _choice(m, "teacher_calibration", "", TEACHER_CALIBRATIONS)
         traw = m.take("train", dict, {})
         mt = _Table(traw, file, f"[methods.{mname}.train]")
         checked = _train(mt, TrainConfig())
         mt.finish()
         overrides = tuple(sorted((k, getattr(checked, k)) for k in traw))
-        mc = MethodConfig(mname, kind, _options(m, METHODS.get(kind), "method", kind), overrides)
+        mc = MethodConfig(mname, kind, _options(m, METHODS.get(kind), "method", kind), overrides,
+                          calibration)
         _build_check(mc.build, lambda msg: m.err("kind", msg))
         m.finish()
         methods[mname] = mc

@@ -102,9 +102,20 @@ def _transfer_data(cfg: dict, ds):
                         augmentation=ds.transfer_augment)
 
 
+def _labelled(data):
+    """The labelled rows of a transfer set (training images and their augmented copies)."""
+    from .data.mnist5k import LabelledImages
+
+    keep = data.y >= 0
+    return LabelledImages(data.x[keep].contiguous(), data.y[keep])
+
+
 def train_teacher(job: Job, store: RunStore, progress: bool) -> None:
     cfg, t = job.config, job.config["teacher"]
     ds = _data(cfg)
+    # with [transfer] teachers = true: the students' augmented labelled data (one recipe)
+    train_data = _labelled(_transfer_data({**cfg, "transfer": cfg["train_on"]}, ds)) \
+        if "train_on" in cfg else ds.train
     out = store.begin(job.id, cfg)
     spec, train = _spec(t["model"]), TrainConfig(**t["train"])
     ce = lambda logits, y, idx, progress: torch.nn.functional.cross_entropy(logits, y)  # noqa: E731
@@ -118,7 +129,7 @@ def train_teacher(job: Job, store: RunStore, progress: bool) -> None:
         seed = 1000 * cfg["seed"] + m
         net = _new_net(spec, ds.num_classes, seed)
         start = time.perf_counter()
-        info["curves"].append(fit(net, ds.train, ce, config=train, seed=seed,
+        info["curves"].append(fit(net, train_data, ce, config=train, seed=seed,
                                   desc=f"{job.label} member {m}", progress=progress,
                                   monitor=monitor))
         info["seconds"].append(time.perf_counter() - start)
@@ -156,6 +167,10 @@ def transfer(job: Job, store: RunStore, progress: bool) -> None:
     out = store.begin(job.id, cfg)
     start = time.perf_counter()
     pred = predictor.predict(data.x)
+    temperature = None
+    if cfg.get("calibration") == "temperature":  # the teacher a practitioner would calibrate first
+        ts = CALIBRATORS.create("temperature").fit(predictor.predict(ds.val.x), ds.val.y.numpy())
+        pred, temperature = ts.transform(pred), ts.temperature
     n = len(ds.train)
 
     def diversity(p: np.ndarray) -> tuple[float, float]:
@@ -170,7 +185,8 @@ def transfer(job: Job, store: RunStore, progress: bool) -> None:
         "set": cfg["transfer"]["set"], "copies": cfg["transfer"]["copies"], "images": len(data),
         "labelled": int((data.y >= 0).sum()), "samples": int(pred.probs.shape[0]),
         "mean_mi": mi, "disagreement": dis, "mean_mi_train": mi_train,
-        "disagreement_train": dis_train, "seconds": time.perf_counter() - start})
+        "disagreement_train": dis_train, "temperature": temperature,
+        "seconds": time.perf_counter() - start})
 
 
 def train_student(job: Job, store: RunStore, progress: bool) -> None:

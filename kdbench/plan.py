@@ -100,32 +100,44 @@ def plan(suite: Suite) -> tuple[list[Job], list[ModelEntry]]:
         return add(_job("evaluate", cfg, (train.id,), f"evaluate {name} (seed {seed})"))
 
     transfer = _plain(suite.transfer)
-    distilled = {p.teacher for p in suite.pairs if p.teacher}
+    # (teacher, teacher_calibration) pairs whose outputs on the transfer set students learn from
+    distilled = {(p.teacher, suite.methods[p.method].teacher_calibration)
+                 for p in suite.pairs if p.teacher}
     for seed in suite.seeds:
-        transfer_jobs: dict[str, Job] = {}
+        transfer_jobs: dict[tuple[str, str], Job] = {}
         for t in suite.teachers.values():
             cfg = {"seed": seed, "data": train_data, "teacher": _teacher_config(t)}
+            if suite.transfer.teachers:  # teachers learn on the transfer set's labelled rows
+                cfg["train_on"] = transfer
             job = _job("train_teacher", cfg, (), f"train teacher {t.name} (seed {seed})",
                        t.checkpoint)
             add(job)
             tjob = "-"
-            if t.name in distilled:
-                tr = _job("transfer", {**cfg, "teacher_job": job.id, "transfer": transfer},
-                          (job.id,), f"teacher {t.name} on the transfer set (seed {seed})")
-                transfer_jobs[t.name] = tr
-                tjob = tr.id
+            for calibration in ("", "temperature"):
+                if (t.name, calibration) not in distilled:
+                    continue
+                tcfg = {**cfg, "teacher_job": job.id, "transfer": transfer}
+                if calibration:
+                    tcfg["calibration"] = calibration
+                tr = _job("transfer", tcfg, (job.id,),
+                          f"teacher {t.name}{'+' + calibration if calibration else ''} on the "
+                          f"transfer set (seed {seed})")
+                transfer_jobs[t.name, calibration] = tr
+                if not calibration:
+                    tjob = tr.id
             models.append(ModelEntry(seed, t.name, "teacher", t.name, "-", "-", job.id,
                                      evaluate(job, t.name, seed), tjob))
-        for t in suite.teachers.values():
-            if t.name in transfer_jobs:
-                add(transfer_jobs[t.name])
+        for tr in transfer_jobs.values():
+            add(tr)
         for pair in suite.pairs:
             s, m = suite.students[pair.student], suite.methods[pair.method]
             cfg = {"seed": seed, "data": train_data, "transfer": transfer,
                    "student": _plain({"model": s.model, "train": m.train_config(s.train)}),
                    "method": _plain({"kind": m.kind, "options": dict(m.options)}),
                    "teacher": _teacher_config(suite.teachers[pair.teacher]) if pair.teacher else None}
-            deps = (transfer_jobs[pair.teacher].id,) if pair.teacher else ()
+            if m.teacher_calibration:
+                cfg["teacher_calibration"] = m.teacher_calibration
+            deps = (transfer_jobs[pair.teacher, m.teacher_calibration].id,) if pair.teacher else ()
             name = f"{s.name}-{m.name}" + (f"-{pair.teacher}" if pair.teacher else "")
             job = _job("train_student", cfg, deps, f"train student {name} (seed {seed})")
             add(job)

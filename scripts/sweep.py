@@ -31,8 +31,9 @@ from kdbench.plan import plan
 from kdbench.store import RunStore
 from kdbench.train import is_converged
 
-TEACHER_GRID = {"lr": [0.002, 0.005], "epochs": [10, 20]}
-STUDENT_GRID = {"lr": [0.003, 0.01], "epochs": [5, 10]}
+TEACHER_GRID = {"lr": [0.005], "epochs": [4, 6, 10]}
+STUDENT_GRID = {"lr": [0.01], "epochs": [5, 10, 15]}
+TUNING_SEED = 100  # settings are chosen on this seed, which no suite evaluates
 TRANSFERS = [TransferConfig("train", 0), TransferConfig("augment", 2), TransferConfig("aux", 2)]
 
 
@@ -70,9 +71,14 @@ def main() -> None:
     ap.add_argument("--methods", nargs="*", help="methods to sweep (default: all of the suite's)")
     ap.add_argument("--lr", type=float, nargs="+", help="learning rates (default: the grid's)")
     ap.add_argument("--epochs", type=int, nargs="+", help="epoch counts (default: the grid's)")
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--seed", type=int, default=TUNING_SEED,
+                    help=f"tuning seed (default {TUNING_SEED}); never one of the suite's evaluation seeds")
     ap.add_argument("--workdir", default=".")
     args = ap.parse_args()
+    evaluation = load_suite(args.suite).seeds
+    if args.seed in evaluation:
+        ap.error(f"--seed {args.seed} is an evaluation seed of suite '{args.suite}' "
+                 f"({', '.join(map(str, evaluation))}); tune on another one (default {TUNING_SEED})")
     base = load_suite(args.suite, seeds=[args.seed])
     grid = TEACHER_GRID if args.part == "teachers" else STUDENT_GRID
     grid = {"lr": args.lr or grid["lr"], "epochs": args.epochs or grid["epochs"]}
