@@ -13,7 +13,14 @@ Conventions
 * ``paired_difference``: ``a − b`` per seed, over the seeds both have, then
   ``seed_interval`` of the differences (a paired t-interval). Pairing removes the
   seed-to-seed variation the two models share (same data order, same teacher).
-* ``verdict``: a difference "beats" / "is worse than" only when its interval excludes 0;
+* ``paired_t_pvalue``: the two-sided p-value of the paired t-test of the same differences,
+  ``t = mean / (sd / sqrt(n))`` on ``n − 1`` degrees of freedom (as ``scipy.stats.ttest_rel``);
+  with fewer than two seeds there is no test (NaN).
+* ``holm``: Holm–Bonferroni adjusted p-values over one *family* of statements. The report's
+  families are one metric (column) x one reference kind ("labels-only", "labels-only (TS)",
+  "teacher", "teacher (TS)"): all students compared with that reference on that metric.
+* ``verdict``: a difference "beats" / "is worse than" only when it is significant: with a
+  (Holm-adjusted) p-value, when ``p < ALPHA``; without one, when its interval excludes 0;
   otherwise "no significant difference"; with one seed no seed-level claim is made.
 
 NaN values (a failed job) are dropped before anything is computed; ``n`` counts what is left.
@@ -33,6 +40,7 @@ import pandas as pd
 from scipy import stats
 
 LEVEL = 0.95
+ALPHA = 1 - LEVEL
 
 Verdict = Literal["better", "worse", "no significant difference", "single seed", "missing"]
 
@@ -78,14 +86,68 @@ def paired_difference(a_by_seed: Mapping[int, float] | pd.Series,
     return seed_interval(diff, level=level)
 
 
-def verdict(mean: float, lo: float, hi: float, n: int, *, higher_is_better: bool) -> Verdict:
+def paired_t_pvalue(a_by_seed: Mapping[int, float] | pd.Series,
+                    b_by_seed: Mapping[int, float] | pd.Series) -> float:
+    """Two-sided p-value of the paired t-test of ``a − b`` over the seeds where both are
+    finite (the test behind the interval of `paired_difference`; equals
+    ``scipy.stats.ttest_rel(a, b).pvalue``). NaN with fewer than two paired seeds. With
+    identical differences (sd = 0) the p-value is 0 when their mean is not 0, else 1."""
+    a, b = pd.Series(a_by_seed, dtype=float), pd.Series(b_by_seed, dtype=float)
+    common = a.index.intersection(b.index)
+    return _t_pvalue(_finite((a.loc[common] - b.loc[common]).to_numpy()))
+
+
+def _t_pvalue(diff: np.ndarray) -> float:
+    n = int(diff.size)
+    if n < 2:
+        return float("nan")
+    mean, sd = float(diff.mean()), float(diff.std(ddof=1))
+    if sd == 0 or not np.isfinite(sd):
+        return 0.0 if mean != 0 else 1.0
+    t = mean / (sd / np.sqrt(n))
+    return float(2 * stats.t.sf(abs(t), n - 1))
+
+
+def holm(pvalues: Iterable[float]) -> np.ndarray:
+    """Holm–Bonferroni adjusted p-values of one family of tests, in the input order.
+
+    With the ``m`` finite p-values sorted ``p_(1) ≤ … ≤ p_(m)``, the adjusted value of the
+    ``i``-th smallest is ``max_{j ≤ i} min(1, (m − j + 1) · p_(j))``; rejecting where the
+    adjusted value is below ``α`` controls the family-wise error rate at ``α`` under any
+    dependence between the tests (Holm 1979, "A simple sequentially rejective multiple test
+    procedure", Scand. J. Statist. 6:65–70). NaN entries (no test, e.g. one seed) are left NaN
+    and do not count towards ``m``.
+
+    >>> holm([0.01, 0.04, 0.03]).round(3).tolist()
+    [0.03, 0.06, 0.06]
+    """
+    p = np.asarray(list(pvalues), dtype=float)
+    out = np.full(p.shape, np.nan)
+    ok = np.flatnonzero(np.isfinite(p))
+    m = ok.size
+    if m == 0:
+        return out
+    order = ok[np.argsort(p[ok], kind="stable")]
+    adj = np.minimum(1.0, (m - np.arange(m)) * p[order])
+    out[order] = np.maximum.accumulate(adj)
+    return out
+
+
+def verdict(mean: float, lo: float, hi: float, n: int, *, higher_is_better: bool,
+            p: float | None = None, alpha: float = ALPHA) -> Verdict:
     """How ``a`` compares with ``b`` given ``paired_difference(a, b)``: "better" / "worse"
-    only when the interval excludes 0, "no significant difference" when it contains 0,
-    "single seed" with n = 1 (no seed-level claim), "missing" with n = 0."""
+    only when the difference is significant — with ``p`` (e.g. a Holm-adjusted paired-t
+    p-value) when ``p < alpha``, without it when the interval excludes 0 —, otherwise "no
+    significant difference"; "single seed" with n = 1 (no seed-level claim), "missing" with
+    n = 0."""
     if n == 0 or not np.isfinite(mean):
         return "missing"
     if n == 1 or not (np.isfinite(lo) and np.isfinite(hi)):
         return "single seed"
+    if p is not None:
+        if np.isfinite(p) and p < alpha and mean != 0:
+            return "better" if (mean > 0) == higher_is_better else "worse"
+        return "no significant difference"
     if lo > 0 or hi < 0:
         return "better" if (lo > 0) == higher_is_better else "worse"
     return "no significant difference"

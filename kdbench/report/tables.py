@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .stats import format_interval, paired_difference, seed_interval, verdict
+from .stats import format_interval, holm, paired_difference, paired_t_pvalue, seed_interval, verdict
 
 ORDER_ROLE = {"teacher": 0, "student": 1}
 SYNTHETIC_OOD = ("noise",)
@@ -331,17 +331,53 @@ def paired_columns(metrics: pd.DataFrame) -> list[tuple[str, str, str, bool, str
     return cols
 
 
-def paired_comparisons(metrics: pd.DataFrame, order: list[str]) -> pd.DataFrame:
-    """Every student against the labels-only baseline of its architecture and against its own
-    teacher: per comparison of `paired_columns`, the paired per-seed difference student −
-    reference (`paired_difference`) and its `verdict`.
+TS = "temperature"  # the post-hoc calibrator of the fair ("TS") comparisons
+# reference kinds of the paired comparisons: (name, kind, temperature-scaled)
+REFERENCE_KINDS = (("labels-only", "baseline", False), ("labels-only (TS)", "baseline", True),
+                   ("teacher", "teacher", False), ("teacher (TS)", "teacher", True))
+PAIRED_FRAME = ["student", "reference", "kind", "reference_kind", "column", "higher_is_better",
+                "mean", "lo", "hi", "n", "p", "p_holm", "family_size", "verdict"]
 
-    Long format: ``student, reference, kind`` ("baseline" | "teacher"), ``column``,
-    ``higher_is_better``, ``mean, lo, hi, n``, ``verdict``."""
+
+def ts_name(model: str) -> str:
+    """The temperature-scaled variant of ``model`` (its row in ``metrics`` has posthoc
+    `TS`, the temperature fitted on the model's own validation split)."""
+    return f"{model}+{TS}"
+
+
+def paired_comparisons(metrics: pd.DataFrame, order: list[str],
+                       columns: list[tuple[str, str, str, bool, str | None]] | None = None
+                       ) -> pd.DataFrame:
+    """Every student of ``order`` against four references, per comparison of ``columns``
+    (default `paired_columns`): the labels-only student of its architecture and its own
+    teacher, each raw and temperature-scaled (`REFERENCE_KINDS`). A temperature-scaled ("TS")
+    comparison pairs the student's temperature-scaled variant with the reference's (each
+    calibrated on its own validation split); it is absent where ``metrics`` has no such rows
+    (e.g. when only `base_models` are passed).
+
+    Per comparison: the paired per-seed difference student − reference
+    (`paired_difference`), the two-sided paired-t p-value ``p`` (`paired_t_pvalue`), its
+    Holm–Bonferroni adjustment ``p_holm`` within the family (one ``column`` x one
+    ``reference_kind``: every student compared with that kind of reference on that metric)
+    of ``family_size`` tests, and the `verdict` at ``p_holm < 0.05`` (with one seed: no test,
+    "single seed").
+
+    Long format: ``student`` (the raw student's name, also for TS rows), ``reference`` (the
+    model compared, e.g. ``small-none+temperature``), ``kind`` ("baseline" | "teacher"),
+    ``reference_kind`` ("labels-only", "labels-only (TS)", "teacher", "teacher (TS)"),
+    ``column``, ``higher_is_better``, ``mean, lo, hi, n``, ``p, p_holm, family_size``,
+    ``verdict``."""
+    if "posthoc" in metrics.columns:
+        ph = metrics.posthoc.astype(str)
+        raw, scaled = metrics[ph == "-"], metrics[ph == TS]
+        metrics = pd.concat([raw, scaled]) if not scaled.empty else raw
+    else:
+        raw = metrics
+    present = set(metrics.model)
     ps = per_seed(metrics)
     fam = families(metrics)
     ood = fam[fam.split.isin(["ood", "ood_noise"])].groupby(["model", "dataset", "metric", "seed"])["value"].mean()
-    ident = identities(metrics)
+    ident = identities(raw)
     rows = []
 
     def series(model: str, split: str, metric: str, dataset: str | None) -> pd.Series:
@@ -352,40 +388,76 @@ def paired_comparisons(metrics: pd.DataFrame, order: list[str]) -> pd.DataFrame:
         except KeyError:
             return pd.Series(dtype=float)
 
-    cols = paired_columns(metrics)
+    cols = paired_columns(raw) if columns is None else columns
     for s in order:
         if s not in ident.index or ident.at[s, "role"] != "student":
             continue
-        refs = []
+        refs = {}
         base = labels_only_baseline(ident, s)
         if base is not None and base != s:
-            refs.append((base, "baseline"))
+            refs["baseline"] = base
         if ident.at[s, "teacher"] != "-" and ident.at[s, "teacher"] in ident.index:
-            refs.append((ident.at[s, "teacher"], "teacher"))
-        for ref, kind in refs:
+            refs["teacher"] = ident.at[s, "teacher"]
+        for rkind, kind, scaled in REFERENCE_KINDS:
+            if kind not in refs:
+                continue
+            a_model, ref = (ts_name(s), ts_name(refs[kind])) if scaled else (s, refs[kind])
+            if a_model not in present or ref not in present:
+                continue
             for split, metric, label, hib, dataset in cols:
-                a, b = series(s, split, metric, dataset), series(ref, split, metric, dataset)
+                a, b = series(a_model, split, metric, dataset), series(ref, split, metric, dataset)
                 mean, lo, hi, n = paired_difference(a, b)
-                rows.append({"student": s, "reference": ref, "kind": kind, "column": label,
-                             "higher_is_better": hib, "mean": mean, "lo": lo, "hi": hi, "n": n,
-                             "verdict": verdict(mean, lo, hi, n, higher_is_better=hib)})
-    return pd.DataFrame(rows, columns=["student", "reference", "kind", "column", "higher_is_better",
-                                       "mean", "lo", "hi", "n", "verdict"])
+                rows.append({"student": s, "reference": ref, "kind": kind, "reference_kind": rkind,
+                             "column": label, "higher_is_better": hib, "mean": mean, "lo": lo,
+                             "hi": hi, "n": n, "p": paired_t_pvalue(a, b)})
+    pairs = pd.DataFrame(rows, columns=PAIRED_FRAME[:-3])
+    return holm_verdicts(pairs)
+
+
+def holm_verdicts(pairs: pd.DataFrame, family: tuple[str, ...] = ("column", "reference_kind")
+                  ) -> pd.DataFrame:
+    """``pairs`` (columns ``mean, lo, hi, n, p, higher_is_better`` and those of ``family``)
+    with ``p_holm`` (`holm` within each family), ``family_size`` (the tests of the family:
+    comparisons with a p-value) and ``verdict`` (`verdict` at ``p_holm``)."""
+    pairs = pairs.copy()
+    pairs["p_holm"] = np.nan
+    pairs["family_size"] = 0
+    for _, g in pairs.groupby(list(family), sort=False) if len(pairs) else ():
+        pairs.loc[g.index, "p_holm"] = holm(g.p.to_numpy())
+        pairs.loc[g.index, "family_size"] = int(np.isfinite(g.p.to_numpy(dtype=float)).sum())
+    pairs["family_size"] = pairs.family_size.astype(int)
+    pairs["verdict"] = [verdict(m, lo, hi, n, higher_is_better=bool(h), p=ph)
+                        for m, lo, hi, n, h, ph in zip(pairs["mean"], pairs.lo, pairs.hi, pairs.n,
+                                                       pairs.higher_is_better, pairs.p_holm)]
+    return pairs
 
 
 VERDICT_MARK = {"better": " ▲", "worse": " ▼"}
 
 
+def _select(pairs: pd.DataFrame, kind: str) -> pd.DataFrame:
+    """The comparisons of ``kind``: a `REFERENCE_KINDS` name, or "baseline" / "teacher" (raw
+    and TS together)."""
+    return pairs[(pairs.kind == kind) | (pairs.reference_kind == kind)]
+
+
+def _row_student(student: str, reference_kind: str) -> str:
+    return ts_name(student) if reference_kind.endswith("(TS)") else student
+
+
 def paired_display(pairs: pd.DataFrame, kind: str, *, digits: int = 3,
                    mark: dict[str, str] | None = None) -> pd.DataFrame:
-    """One row per student of the paired comparisons of ``kind``: 'Δ [lo, hi]' per column,
-    ▲ / ▼ where the interval excludes 0 in the student's favour / against it."""
-    sel = pairs[pairs.kind == kind]
+    """One row per (student, reference) of the paired comparisons of ``kind`` (see
+    `_select`; TS rows read ``student+temperature − reference+temperature``): 'Δ [lo, hi]'
+    per column, ▲ / ▼ where the Holm-adjusted paired-t p-value is below 0.05 in the student's
+    favour / against it."""
+    sel = _select(pairs, kind)
     if sel.empty:
         return pd.DataFrame()
     cells = sel.assign(text=[format_interval(m, lo, hi, digits=digits, signed=True)
                              + VERDICT_MARK.get(v, "")
-                             for m, lo, hi, v in zip(sel["mean"], sel.lo, sel.hi, sel.verdict)])
+                             for m, lo, hi, v in zip(sel["mean"], sel.lo, sel.hi, sel.verdict)],
+                       student=[_row_student(x, k) for x, k in zip(sel.student, sel.reference_kind)])
     rows = list(dict.fromkeys(zip(cells.student, cells.reference)))
     tab = cells.pivot(index=["student", "reference"], columns="column", values="text")
     tab = tab.reindex(index=pd.MultiIndex.from_tuples(rows, names=["student", "reference"]),
@@ -399,9 +471,10 @@ def paired_display(pairs: pd.DataFrame, kind: str, *, digits: int = 3,
 def paired_wide(pairs: pd.DataFrame, kind: str) -> IntervalTable:
     """The numbers of `paired_display` for CSV/LaTeX as an `IntervalTable` (mean difference,
     its t-interval and the number of paired seeds), rows ``(student, reference)``."""
-    sel = pairs[pairs.kind == kind]
+    sel = _select(pairs, kind)
     if sel.empty:
         return interval_table(pd.Series(dtype=float), [], [])
+    sel = sel.assign(student=[_row_student(x, k) for x, k in zip(sel.student, sel.reference_kind)])
     rows = list(dict.fromkeys(zip(sel.student, sel.reference)))
     cols = list(dict.fromkeys(sel.column))
     idx = pd.MultiIndex.from_tuples(rows, names=["student", "reference"])
