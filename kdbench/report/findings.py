@@ -1,9 +1,16 @@
 """A short "findings" list generated from the numbers: each sentence states only what the
 tables show, with the values and intervals it rests on.
 
-Claims follow `kdbench.report.stats`: a model "beats" / "is worse than" another only when
-the 95% t-interval of their paired per-seed difference excludes 0; otherwise the sentence says
-"no significant difference" and gives the interval. With one seed no seed-level claim is
+The first lines are (i) the teacher / labels-only student gap (ID accuracy, temperature-scaled
+ID NLL) and (ii) what distillation gives beyond temperature-scaling the small model: per metric,
+how many students beat the temperature-scaled labels-only student.
+
+Claims follow `kdbench.report.stats`: a student "beats" / "is worse than" a reference only when
+the paired-t p-value of their per-seed difference, Holm–Bonferroni-adjusted within its family
+(one metric x one reference kind of `paired_comparisons`), is below 0.05; the family size is
+stated. Other two-model comparisons (ensemble vs single) use the 95% paired t-interval. A
+"best" / "highest" statement gives the paired interval against the runner-up and says "no clear
+best" when it includes 0. With one seed no seed-level claim is
 made: the sentence says so and gives the single-run difference. "OOD AUROC" is the mean over
 the natural OOD sets; uniform noise (`SYNTHETIC_OOD`) is reported apart.
 """
@@ -13,8 +20,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .stats import format_interval, paired_difference, seed_interval, verdict
-from .tables import PAIRED_COLUMNS, SYNTHETIC_OOD, labels_only_baseline, per_seed, seed_series
+from .stats import format_interval, paired_difference, paired_t_pvalue, seed_interval, verdict
+from .tables import (PAIRED_COLUMNS, REFERENCE_KINDS, SYNTHETIC_OOD, base_models, holm_verdicts,
+                     identities, labels_only_baseline, paired_comparisons, per_seed, seed_series,
+                     ts_name)
 
 # the comparisons the findings summarise (the report's paired table also has OOD per set)
 FINDING_COLUMNS = PAIRED_COLUMNS + [
@@ -54,35 +63,135 @@ def _claim(name_a: str, name_b: str, what: str, d: tuple[float, float, float, in
     return f"{what}: **{name_a}** {word} {name_b} ({text}, {n} seeds)"
 
 
-def _group(pairs: list[tuple[str, tuple[float, float, float, int]]], *, higher_is_better: bool) -> str:
-    """Students grouped by verdict: 'beats it: a +0.01 [..]; worse: ...; no significant
-    difference: ...' (or the single-run differences with one seed)."""
-    groups: dict[str, list[str]] = {}
-    for name, (m, lo, hi, n) in pairs:
-        v = verdict(m, lo, hi, n, higher_is_better=higher_is_better)
-        groups.setdefault(v, []).append(f"{name} {format_interval(m, lo, hi, signed=True)}")
+def _best(what: str, ranked: list[str], vals: dict[str, pd.Series], *, higher_is_better: bool,
+          digits: int = 3) -> str:
+    """A "best" statement that rests on the paired interval against the runner-up: '**a** (..);
+    ahead of runner-up b by Δ [lo, hi] (n seeds)' when that interval excludes 0, else 'no clear
+    best: a and b differ by Δ [lo, hi]'. ``ranked``: best first; ``vals``: seed -> value."""
+    best = ranked[0]
+    others = ", ".join(f"{t} {_interval(vals[t])}" for t in ranked[1:2])
+    if len(ranked) > 2:
+        what += f" (of {len(ranked)})"
+    if len(ranked) == 1:
+        return f"{what}: only **{best}** ({_interval(vals[best])})"
+    mean, lo, hi, n = _diff(vals[best], vals[ranked[1]])
+    d = format_interval(mean, lo, hi, signed=True, digits=digits)
+    if n < 2 or not (np.isfinite(lo) and np.isfinite(hi)):
+        return (f"{what}: no clear best (one seed: no interval): {best} {_interval(vals[best])}, "
+                f"{others}; {best} − {ranked[1]} = {d}")
+    if lo > 0 or hi < 0:
+        return (f"{what}: **{best}** ({_interval(vals[best])}); ahead of the runner-up "
+                f"{others} by {d} ({n} seeds, paired)")
+    return (f"{what}: no clear best: {best} {_interval(vals[best])}, {others}; "
+            f"{best} − runner-up {ranked[1]} = {d} ({n} seeds, paired) includes 0")
+
+
+def _verdict_counts(sel: pd.DataFrame) -> str:
+    """'2 of 20 better (a −0.01 [..], b ..), 1 worse (c ..), 17 no significant difference'
+    (``sel``: one family of `paired_comparisons`)."""
+    total = len(sel)
     parts = []
-    for v, label in (("better", "beats it"), ("worse", "is worse than it"),
-                     ("no significant difference", "no significant difference"),
-                     ("single seed", "single-run differences"), ("missing", "missing")):
-        if v in groups:
-            parts.append(f"{label}: " + ", ".join(groups[v]))
-    return "; ".join(parts)
+    for v, word in (("better", "better"), ("worse", "worse")):
+        g = sel[sel.verdict == v]
+        names = ", ".join(f"{x} {format_interval(m, lo, hi, signed=True)}"
+                          for x, m, lo, hi in zip(g.student, g["mean"], g.lo, g.hi))
+        parts.append(f"{len(g)} {word}" + (f" ({names})" if names else ""))
+    rest = int((sel.verdict == "no significant difference").sum())
+    text = f"{parts[0].replace(' ', f' of {total} ', 1)}, {parts[1]}, {rest} no significant difference"
+    missing = int(sel.verdict.isin(["missing", "single seed"]).sum())
+    return text + (f", {missing} without a test" if missing else "")
+
+
+def _gap_lines(metrics: pd.DataFrame, raw: pd.DataFrame, ident: pd.DataFrame,
+               teachers: list[str]) -> list[str]:
+    """(i) the teacher / labels-only student gap: each teacher − the labels-only student in ID
+    accuracy (raw) and temperature-scaled ID NLL (raw NLL where the suite has no TS rows),
+    paired interval and Holm over the teachers."""
+    present = set(metrics.model)
+    ps_all = per_seed(metrics[metrics.model.isin(present)])
+    out = []
+    for metric, label, hib, scaled in (("accuracy", "ID accuracy", True, False),
+                                       ("nll", "temperature-scaled ID NLL", False, True)):
+        recs = []
+        for t in teachers:
+            base = labels_only_baseline(ident, t)
+            if base is None:
+                continue
+            a, b = (ts_name(t), ts_name(base)) if scaled else (t, base)
+            if a not in present or b not in present:
+                if not scaled:
+                    continue
+                a, b = t, base
+            sa, sb = seed_series(ps_all, a, "id", metric), seed_series(ps_all, b, "id", metric)
+            mean, lo, hi, n = _diff(sa, sb)
+            if n:
+                recs.append({"student": t, "ref": base, "column": label, "reference_kind": "gap",
+                             "higher_is_better": hib, "mean": mean, "lo": lo, "hi": hi, "n": n,
+                             "p": paired_t_pvalue(sa, sb), "scaled": a != t})
+        if not recs:
+            continue
+        g = holm_verdicts(pd.DataFrame(recs))
+        if not scaled or g.scaled.all():
+            what = label
+        else:
+            what = "ID NLL (raw: no temperature-scaled rows)"
+        n = int(g.n.max())
+        how = (f"paired over {n} seeds, Holm over {int(g.family_size.iloc[0])} teachers"
+               if n > 1 else "one seed: no seed-level claim")
+        cells = "; ".join(f"{t} {format_interval(m, lo, hi, signed=True)}"
+                          + ({"better": " (teacher better)", "worse": " (teacher worse)"}.get(v, "")
+                             if n > 1 else "")
+                          for t, m, lo, hi, v in zip(g.student, g["mean"], g.lo, g.hi, g.verdict))
+        out.append(f"Teacher − labels-only student **{g.ref.iloc[0]}**, {what} ({how}): {cells}.")
+    return out
 
 
 def findings(metrics: pd.DataFrame, order: list[str], *,
              not_converged: dict[str, list[int]] | None = None) -> list[str]:
-    """The findings of a suite (uncalibrated models of ``metrics``, in ``order``)."""
-    cols = [c for c in ("model", "role", "teacher", "method", "student") if c in metrics.columns]
-    ident = metrics[cols].drop_duplicates("model").set_index("model")
+    """The findings of a suite, in ``order``. ``metrics``: the raw models' rows and, where the
+    fair (temperature-scaled) comparisons should be made, the post-hoc rows too (posthoc
+    "temperature"); other post-hoc rows are ignored. Every verdict on a student is that of
+    `paired_comparisons` (Holm within each metric x reference kind, family size stated)."""
+    raw = base_models(metrics)
+    ident = identities(raw)
     teachers = [m for m in order if m in ident.index and ident.at[m, "role"] == "teacher"]
     students = [m for m in order if m in ident.index and ident.at[m, "role"] == "student"]
-    ps = per_seed(metrics)
-    n_seeds = metrics.seed.nunique()
+    ps = per_seed(raw)
+    n_seeds = raw.seed.nunique()
+    fcols = [(sp, m, label, hib, None) for sp, m, label, hib in FINDING_COLUMNS]
+    pairs = paired_comparisons(metrics, order, columns=fcols)
+    has_ts = (pairs.reference_kind == "labels-only (TS)").any()
     out: list[str] = []
 
     def s(model: str, split: str, metric: str) -> pd.Series:
         return seed_series(ps, model, split, metric)
+
+    # (i) the teacher / student gap
+    out += _gap_lines(metrics, raw, ident, teachers)
+    # (ii) what distillation gives beyond temperature-scaling the small model
+    ts = pairs[pairs.reference_kind == "labels-only (TS)"]
+    if has_ts and n_seeds > 1:
+        parts = []
+        for sp, m, label, hib in FINDING_COLUMNS[1:5]:
+            g = ts[ts.column == label]
+            if len(g):
+                k = int((g.verdict == "better").sum())
+                names = ", ".join(g.student[g.verdict == "better"])
+                parts.append(f"{LOWER_NAMES.get(label, label)} {k} of {len(g)}"
+                             + (f" ({names})" if names else ""))
+        if parts:
+            fs = int(ts.family_size.max())
+            out.append("Beyond temperature-scaling the small model: students whose temperature-"
+                       "scaled variant beats the temperature-scaled labels-only student after "
+                       f"Holm (family of {fs} students per metric, p_holm < 0.05): "
+                       + "; ".join(parts) + ".")
+    elif has_ts:
+        out.append("Beyond temperature-scaling the small model: one seed, so no test; the "
+                   "single-run differences against labels-only (TS) are in the Paired comparisons table.")
+    elif students:
+        out.append("No temperature-scaled rows in these results: the comparison with the "
+                   "temperature-scaled labels-only student (what distillation gives beyond "
+                   "temperature scaling) cannot be made.")
 
     if n_seeds == 1:
         out.append("**One seed**: every interval below is a per-example bootstrap or absent, and no "
@@ -91,23 +200,19 @@ def findings(metrics: pd.DataFrame, order: list[str], *,
     else:
         out.append(f"{n_seeds} seeds (teachers and students). Values are means over seeds with a "
                    "95% Student-t interval over seeds; a comparison is a paired per-seed difference "
-                   "(first − second) and says \"beats\" only when its interval excludes 0.")
+                   "(first − second). A student \"beats\" a reference only when the paired-t "
+                   "p-value, Holm–Bonferroni-adjusted within its family (one metric x one "
+                   "reference kind), is below 0.05.")
 
-    if teachers and (metrics.split == "corrupt").any():
-        corr = metrics[(metrics.split == "corrupt") & (metrics.metric == "ece")]
+    if teachers and (raw.split == "corrupt").any():
+        corr = raw[(raw.split == "corrupt") & (raw.metric == "ece")]
         top = int(corr.severity.max())
         sev = corr[corr.severity == top].groupby(["model", "seed"])["value"].mean()
         vals = {t: sev.loc[t] for t in teachers if t in sev.index.get_level_values(0)}
         if vals:
             ranked = sorted(vals, key=lambda t: vals[t].mean())
-            best = ranked[0]
-            text = (f"At corruption severity {top}, the teacher with the lowest mean ECE is "
-                    f"**{best}** ({_interval(vals[best])}; "
-                    + ", ".join(f"{t} {_interval(vals[t])}" for t in ranked[1:]) + ")")
-            if len(ranked) > 1:
-                text += "; " + _claim(best, ranked[1], f"against {ranked[1]}",
-                                      _diff(vals[best], vals[ranked[1]]), higher_is_better=False)
-            out.append(text + ".")
+            out.append(_best(f"Lowest teacher ECE at corruption severity {top}", ranked, vals,
+                             higher_is_better=False) + ".")
     if "ensemble" in teachers and "single" in teachers:
         parts = []
         for split, name in (("shift", "natural shift"), ("corrupt", "corruptions (mean)")):
@@ -117,27 +222,26 @@ def findings(metrics: pd.DataFrame, order: list[str], *,
                     parts.append(_claim("ensemble", "single", f"{metric.upper()} on {name}", d,
                                         higher_is_better=False))
         if parts:
-            out.append("Ensemble vs single network (paired: seed s of both shares member 0): "
+            out.append("Ensemble vs single network (paired: seed s of both shares member 0; one "
+                       "test per metric, a family of 1, verdict by the 95% interval): "
                        + "; ".join(parts) + ".")
     for score, name in (("auroc_entropy", "entropy"), ("auroc_mi", "mutual information")):
         vals = {t: s(t, "ood", score) for t in teachers}
         vals = {k: v for k, v in vals.items() if len(v.dropna())}
         if vals:
-            best = max(vals, key=lambda k: vals[k].mean())
-            out.append(f"Highest teacher OOD AUROC (natural OOD sets) with the {name} score: "
-                       f"**{best}** ({_interval(vals[best])}"
-                       + "".join(f"; {t} {_interval(v)}" for t, v in vals.items() if t != best) + ").")
+            ranked = sorted(vals, key=lambda k: -vals[k].mean())
+            out.append(_best(f"Highest teacher OOD AUROC (natural OOD sets, {name} score)", ranked,
+                             vals, higher_is_better=True) + ".")
 
-    noise = metrics[(metrics.split == "ood") & metrics.dataset.isin(SYNTHETIC_OOD)
-                    & (metrics.metric == "auroc_entropy")]
+    noise = raw[(raw.split == "ood") & raw.dataset.isin(SYNTHETIC_OOD)
+                & (raw.metric == "auroc_entropy")]
     if not noise.empty:
         per_model = noise.groupby("model")["value"].mean()
         extreme = int(((per_model < 0.1) | (per_model > 0.9)).sum())
-        out.append(f"Uniform noise is reported apart from the natural OOD sets: its images are "
-                   f"near-identical to a model, so its AUROC tends to the extremes like that of a "
-                   f"single input (here {extreme} of {len(per_model)} models score below 0.1 or "
-                   f"above 0.9 with the entropy score; range {_fmt(per_model.min())}–"
-                   f"{_fmt(per_model.max())}) and would dominate any mean it entered.")
+        out.append(f"Uniform noise is reported apart from the natural OOD sets: its AUROC tends to "
+                   f"the extremes like that of a single input ({extreme} of {len(per_model)} models "
+                   f"below 0.1 or above 0.9 with the entropy score; range {_fmt(per_model.min())}–"
+                   f"{_fmt(per_model.max())}).")
 
     distilled = [x for x in students if ident.at[x, "teacher"] != "-"]
     kept = {}
@@ -147,45 +251,33 @@ def findings(metrics: pd.DataFrame, order: list[str], *,
         if len(ratio):
             kept[x] = ratio
     if kept:
-        best = max(kept, key=lambda k: kept[k].mean())
-        out.append(f"The student that keeps the largest share of its teacher's OOD AUROC (entropy "
-                   f"score, natural sets) is **{best}**: ratio {_interval(kept[best])}.")
+        ranked = sorted(kept, key=lambda k: -kept[k].mean())
+        out.append(_best("Largest share of its teacher's OOD AUROC kept (student / teacher, entropy "
+                         "score, natural sets)", ranked, kept, higher_is_better=True) + ".")
 
     if n_seeds == 1 and students:
-        out.append("Paired comparisons of every student with the labels-only baseline and with its "
-                   "own teacher: one seed, so no seed-level claim can be made; the single-run "
-                   "differences are in the Paired comparisons table.")
-    for kind, ref_word in (() if n_seeds == 1 else
-                           (("baseline", "the labels-only baseline"), ("teacher", "their own teacher"))):
-        for split, metric, label, hib in FINDING_COLUMNS:
-            comps = []
-            ref_name = None
-            for x in students:
-                if kind == "baseline":
-                    ref = labels_only_baseline(ident, x)
-                    if ref is None or ref == x:
-                        continue
-                    ref_name = ref
-                else:
-                    ref = ident.at[x, "teacher"]
-                    if ref == "-" or ref not in ident.index:
-                        continue
-                d = _diff(s(x, split, metric), s(ref, split, metric))
-                if d[3]:
-                    comps.append((x, d))
-            if not comps:
+        out.append("Paired comparisons of every student with the labels-only student and with its "
+                   "own teacher (raw and temperature-scaled): one seed, so no seed-level claim can "
+                   "be made; the single-run differences are in the Paired comparisons table.")
+    elif not pairs.empty:
+        for rkind, _, _ in REFERENCE_KINDS:
+            sel = pairs[pairs.reference_kind == rkind]
+            if sel.empty:
                 continue
-            who = f"{ref_word} **{ref_name}**" if kind == "baseline" and ref_name else ref_word
-            n = max(d[3] for _, d in comps)
-            head = (f"{LOWER_NAMES.get(label, label)}, students vs {who} "
-                    + (f"(student − reference, paired over {n} seeds; "
-                       f"{'higher' if hib else 'lower'} is better): " if n > 1 else
-                       "(student − reference; one seed: no seed-level claim can be made): "))
-            out.append(head + _group(comps, higher_is_better=hib) + ".")
+            refs = sorted(set(sel.reference))
+            who = (f"{rkind} **{refs[0]}**" if len(refs) == 1 else
+                   "their own teacher" + (" (TS)" if rkind.endswith("(TS)") else ""))
+            parts = []
+            for _, _, label, _ in FINDING_COLUMNS:
+                g = sel[sel.column == label]
+                if len(g) and (g.n > 0).any():
+                    parts.append(f"{LOWER_NAMES.get(label, label)} (family of "
+                                 f"{int(g.family_size.max())}): {_verdict_counts(g)}")
+            out.append(f"Students vs {who} (student − reference, Holm within each metric): "
+                       + "; ".join(parts) + ".")
 
     if not_converged:
         out.append(f"{len(not_converged)} model(s) did not converge in some seed and are marked † "
                    "in every table: " + "; ".join(f"{m} (seed {', '.join(map(str, seeds))})"
                                                   for m, seeds in not_converged.items()) + ".")
     return out
-
