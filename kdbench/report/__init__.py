@@ -341,7 +341,7 @@ def write_report(suite: str, results: Path, out: Path, *, failed: list[str] | No
     elif missing:
         blocks += [Paragraph(f"**Missing results** for {', '.join(missing)} (a job failed or did "
                              "not run; their cells show —).")]
-    facts = findings(metrics, order, not_converged=flags)
+    facts = findings(everything, order, not_converged=flags)
     if facts:
         blocks += [Heading("Findings"), Paragraph("Generated from the tables below; each "
                    "statement gives the numbers it rests on.")]
@@ -362,10 +362,10 @@ def write_report(suite: str, results: Path, out: Path, *, failed: list[str] | No
                Table(summary.display(mark=mark))]
     summary.write(tables_dir, "summary", caption=f"Summary of suite {suite}. " + CONVENTIONS + " " + spread)
 
-    pairs = paired_comparisons(metrics, order)
+    pairs = paired_comparisons(everything, order)
     if not pairs.empty:
         how = (f"paired over {int(pairs.n.max())} seeds: the per-seed difference student − "
-               "reference, mean and 95% Student-t interval; ▲ the interval excludes 0 in the "
+               "reference, mean and 95% Student-t interval; ▲ Holm-adjusted p < 0.05 (paired t, within one metric × reference kind) in the "
                "student's favour, ▼ against it; no mark: no significant difference"
                if pairs.n.max() > 1 else "one seed: single-run differences, no interval and no "
                "seed-level claim")
