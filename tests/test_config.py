@@ -62,7 +62,7 @@ def test_bad_suite_messages(tmp_path, edit, message):
 
 
 def test_unknown_suite_name_suggests():
-    with pytest.raises(UserError, match=r"unknown suite 'mnist5' \(did you mean 'mnist5k'\?\); valid suites: cifar10, cifar10-smoke, mnist5k, smoke"):
+    with pytest.raises(UserError, match=r"unknown suite 'mnist5' \(did you mean 'mnist5k'\?\); valid suites: cifar10, cifar10-smoke, mnist5k, mnist5k-full, smoke"):
         load_suite("mnist5")
 
 
