@@ -16,9 +16,10 @@ from matplotlib.text import Text
 
 matplotlib.use("Agg")
 
-from kdbench.report.figures import STYLE, figure_tasks  # noqa: E402
+from kdbench.report.figures import STYLE, figure_tasks, forest_figure  # noqa: E402
 from kdbench.report.style import (FALLBACK_MARKERS, LABELS_ONLY, LABELS_ONLY_COLOUR,  # noqa: E402
                                   METHOD_MARKERS, make_key, variant_of)
+from kdbench.report.tables import model_order, paired_comparisons  # noqa: E402
 
 TEACHERS = ["single", "ensemble", "mc_dropout"]
 METHODS = ["kd", "sample-kd", "end2", "end2-proxy", "hydra", "dkd", "dist", "kd-std"]
@@ -200,3 +201,73 @@ def test_shared_key_colours_markers_and_fills():
     assert variant_of("a+prune80+int8") == ("int8", "prune")
     assert key.short_label("small-kd-single+prune80") == "kd+prune80"
     assert key.long_label("small-hydra-mc_dropout") == "mc_dropout · hydra"
+
+
+def forest_frame() -> pd.DataFrame:
+    """A teacher, the labels-only student, a kd student and its +int8 variant, and the
+    temperature-scaled (posthoc "temperature") variants of the first three, over 3 seeds. Raw:
+    kd − labels-only = −0.1 and kd − teacher = +0.1 in every seed (significant); TS: the
+    differences are (0.02, −0.03, 0.01) (not significant)."""
+    ids = {"single": dict(role="teacher", teacher="single", method="-", student="-"),
+           "small-none": dict(role="student", teacher="-", method="none", student="small"),
+           "small-kd-single": dict(role="student", teacher="single", method="kd", student="small"),
+           "small-kd-single+int8": dict(role="student", teacher="single", method="kd",
+                                        student="small")}
+    raw = {"single": [0.0] * 3, "small-none": [0.2] * 3,
+           "small-kd-single": [0.101, 0.099, 0.1005], "small-kd-single+int8": [0.3, 0.31, 0.29]}
+    ts = {"single": [0.05] * 3, "small-none": [0.05] * 3, "small-kd-single": [0.07, 0.02, 0.06]}
+    cells = [("id", "test", 0, "nll"), ("corrupt", "fog", 1, "ece"), ("shift", "digits", 0, "nll"),
+             ("ood", "photos", 0, "auroc_entropy")]
+    rows = []
+    for table, posthoc in ((raw, None), (ts, "temperature")):
+        for model, values in table.items():
+            name = model if posthoc is None else f"{model}+{posthoc}"
+            ph = posthoc or ("int8" if model.endswith("+int8") else "-")
+            for seed, v in enumerate(values):
+                rows += [dict(ids[model], model=name, seed=seed, posthoc=ph, split=split,
+                              dataset=ds, severity=sev, metric=metric, value=v)
+                         for split, ds, sev, metric in cells]
+    return pd.DataFrame(rows)
+
+
+def _markers(axes: list[plt.Axes]) -> list[tuple[str, bool, float]]:
+    """(marker, filled, x) of every data marker of ``axes`` (not the 0 line, not the error
+    bars' caps)."""
+    out = []
+    for ax in axes:
+        for line in ax.lines:
+            if line.get_marker() in (None, "None", "", " ", "|", "_"):
+                continue
+            face = matplotlib.colors.to_rgba(line.get_markerfacecolor())
+            filled = face == matplotlib.colors.to_rgba(line.get_markeredgecolor())
+            out += [(line.get_marker(), filled, float(x)) for x in line.get_xdata()]
+    return out
+
+
+def test_forest_draws_raw_and_temperature_scaled_comparisons():
+    everything = forest_frame()
+    metrics = everything[everything.posthoc.isin(["-", "int8"])]  # what figure_models keeps
+    key = make_key(metrics, model_order(metrics))
+    with plt.rc_context(STYLE):
+        fig = forest_figure(metrics, key, everything=everything)
+        assert fig is not None
+        # one student row: the labels-only student is its own baseline, +int8 stays out
+        labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+        assert labels == [key.long_label("small-kd-single")]
+        marks = _markers(fig.axes)
+        assert len(fig.axes) == 8 and len(marks) == 16  # 2 references x 4 metrics x raw/TS
+        assert {(m, f) for m, f, _ in marks} == {("o", True), ("D", False)}
+        # the numbers are those of paired_comparisons (student − labels-only, ID NLL, first panel)
+        pairs = paired_comparisons(everything, ["small-kd-single"])
+        ax0 = [(m, x) for m, _, x in _markers(fig.axes[:1])]
+        want = pairs[(pairs.column == "ID NLL")].set_index("reference_kind")["mean"]
+        assert dict(ax0) == pytest.approx({"o": want["labels-only"], "D": want["labels-only (TS)"]})
+        assert dict(ax0)["o"] == pytest.approx(-0.1, abs=1e-3)
+        legend = [t.get_text() for lg in fig.legends for t in lg.get_texts()]
+        assert "raw" in legend and "temperature-scaled (both sides)" in legend
+        assert not text_overlaps(fig)
+        plt.close(fig)
+        # the old call (no post-hoc rows): raw markers only
+        fig = forest_figure(metrics, key)
+        assert {m for m, _, _ in _markers(fig.axes)} == {"o"}
+        plt.close(fig)

@@ -11,7 +11,7 @@ same bytes.
 
 | file | what |
 |---|---|
-| forest | paired per-seed differences student − labels-only and student − teacher, 95% t-intervals, for ID NLL, corruption ECE, shift NLL, OOD AUROC |
+| forest | paired per-seed differences student − labels-only and student − teacher (`paired_comparisons`), raw and temperature-scaled (both sides) side by side, 95% t-intervals, filled where Holm-adjusted p < 0.05, for ID NLL, corruption ECE, shift NLL, OOD AUROC; compressed variants left out |
 | reliability | per group: accuracy − confidence per bin and model, bin counts beneath; ID, shift, corrupted at the highest severity; bins under `MIN_BIN` examples left out |
 | metric_vs_severity | per group: accuracy / ECE / NLL / Brier against severity (mean over corruption types) |
 | conformal | per group: coverage and mean set size of 90% conformal sets (LAC, APS) against severity, and on the shift split |
@@ -39,10 +39,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from .stats import paired_difference, seed_interval  # noqa: E402
+from .stats import seed_interval  # noqa: E402
 from .style import Key, add_key, figure_models, make_key  # noqa: E402
-from .tables import (SYNTHETIC_OOD, families, identities, labels_only_baseline,  # noqa: E402
-                     model_order, per_seed, seed_series)
+from .tables import (SYNTHETIC_OOD, families, identities, model_order,  # noqa: E402
+                     paired_comparisons, per_seed)
 
 METRIC_TITLES = {"accuracy": "accuracy", "ece": "ECE (15 bins)", "nll": "NLL (nats)",
                  "brier": "Brier (sum over classes)"}
@@ -111,44 +111,55 @@ def _line(ax: plt.Axes, x, y, key: Key, model: str, *, yerr=None, ls: str = "-",
 # --------------------------------------------------------------------------- figures
 
 
-def forest_figure(metrics: pd.DataFrame, key: Key) -> plt.Figure | None:
+FOREST_SERIES = (("raw", "", "0.15", "o", 0.17),
+                 ("temperature-scaled (both sides)", " (TS)", "#d95f02", "D", -0.17))
+FOREST_ALPHA = 0.05  # filled marker: Holm-adjusted p below this
+
+
+def forest_figure(metrics: pd.DataFrame, key: Key, everything: pd.DataFrame | None = None
+                  ) -> plt.Figure | None:
     """Paired per-seed differences student − labels-only baseline (left block) and student −
-    teacher (right block), mean with its 95% t-interval, for `FOREST`: one row per student."""
-    ps = per_seed(metrics)
-    ident = identities(metrics)
-    students = [m for m in key.models if key.method[m] != "teacher"]
+    teacher (right block), mean with its 95% t-interval, for `FOREST`: one row per student
+    (compressed variants left out), two markers per row: the raw comparison and the
+    temperature-scaled one (student+temperature − reference+temperature), filled where the
+    Holm-adjusted paired-t p-value is below `FOREST_ALPHA`. The numbers are those of
+    `paired_comparisons` (the report's paired table). ``everything``: the metrics with the
+    post-hoc rows (posthoc "temperature"); without it (or without such rows) only the raw
+    markers are drawn."""
+    students = [m for m in key.models if key.method[m] != "teacher" and "+" not in m]
     if not students:
         return None
-    refs = {"labels-only": {}, "teacher": {}}
-    for s in students:
-        base = labels_only_baseline(ident, s)
-        if base is not None and base != s:
-            refs["labels-only"][s] = base
-        if ident.at[s, "teacher"] != "-" and ident.at[s, "teacher"] in ident.index:
-            refs["teacher"][s] = ident.at[s, "teacher"]
-    blocks = [(k, v) for k, v in refs.items() if v]
-    students = [s for s in students if any(s in v for _, v in blocks)]
-    if not blocks:
+    cols = [(split, metric, title, hib, None) for split, metric, title, hib in FOREST]
+    pairs = paired_comparisons(metrics if everything is None else everything, students,
+                               columns=cols)
+    pairs = pairs[np.isfinite(pairs["mean"].to_numpy(dtype=float))]
+    blocks = [k for k in ("labels-only", "teacher") if (pairs.reference_kind == k).any()]
+    students = [s for s in students if s in set(pairs.student)]
+    if not blocks or not students:
         return None
+    cell = {(r.student, r.reference_kind, r.column): r for r in pairs.itertuples(index=False)}
 
     n = len(students)
     fig, axes = plt.subplots(1, len(FOREST) * len(blocks),
-                             figsize=(2.05 * len(FOREST) * len(blocks) + 2.2, 0.2 * n + 1.8),
+                             figsize=(2.05 * len(FOREST) * len(blocks) + 2.2, 0.3 * n + 1.8),
                              squeeze=False, layout="constrained", sharey=True)
     y = np.arange(n)[::-1]
-    for b, (kind, ref) in enumerate(blocks):
-        for c, (split, metric, title, hib) in enumerate(FOREST):
+    for b, kind in enumerate(blocks):
+        for c, (_, _, title, hib) in enumerate(FOREST):
             ax = axes[0, b * len(FOREST) + c]
-            for yi, s in zip(y, students):
-                if s not in ref:
-                    continue
-                mean, lo, hi, _ = paired_difference(seed_series(ps, s, split, metric),
-                                                    seed_series(ps, ref[s], split, metric))
-                if not np.isfinite(mean):
-                    continue
-                err = None if not np.isfinite(lo) else [[mean - lo], [hi - mean]]
-                ax.errorbar([mean], [yi], xerr=err, ls="", capsize=1.5, elinewidth=0.8,
-                            **key.style(s, ms=5))
+            for _, suffix, colour, marker, dy in FOREST_SERIES:
+                for yi, s in zip(y, students):
+                    k = (s, kind + suffix, title)
+                    if k not in cell:
+                        continue
+                    r = cell[k]
+                    mean, lo, hi = float(r.mean), float(r.lo), float(r.hi)
+                    err = None if not np.isfinite(lo) else [[mean - lo], [hi - mean]]
+                    filled = bool(np.isfinite(r.p_holm) and float(r.p_holm) < FOREST_ALPHA)
+                    ax.errorbar([mean], [yi + dy], xerr=err, ls="", capsize=1.5, elinewidth=0.8,
+                                color=colour, marker=marker, ms=4.5, mew=1.0,
+                                markeredgecolor=colour,
+                                markerfacecolor=colour if filled else "white")
             ax.axvline(0, color="0.3", lw=0.8)
             ax.set_title(f"{title}\nstudent − {kind}", fontsize=8)
             ax.set_xlabel("better →" if hib else "← better", fontsize=7)
@@ -157,7 +168,15 @@ def forest_figure(metrics: pd.DataFrame, key: Key) -> plt.Figure | None:
             ax.grid(axis="x", alpha=0.3)
             ax.set_ylim(-0.7, n - 0.3)
     axes[0, 0].set_yticks(y, [key.long_label(s) for s in students], fontsize=7)
-    add_key(fig, key)
+    handles = [plt.Line2D([], [], ls="", color=colour, marker=marker, ms=5, mew=1.0,
+                          markerfacecolor=colour, label=label)
+               for label, _, colour, marker, _ in FOREST_SERIES]
+    handles += [plt.Line2D([], [], ls="", color="0.4", marker="o", ms=5, mew=1.0,
+                           markerfacecolor=face, label=label)
+                for face, label in (("0.4", f"filled: Holm-adjusted p < {FOREST_ALPHA:g}"),
+                                    ("white", "hollow: not significant"))]
+    fig.legend(handles=handles, loc="outside lower center", frameon=False, ncol=len(handles),
+               fontsize=8, handletextpad=0.3, columnspacing=1.0)
     return fig
 
 
@@ -552,6 +571,7 @@ def figure_tasks(results: Path, *, allow_mixed_suites: bool = False,
 
     if metrics is None:
         metrics = read_results(table_path(results, "metrics"))
+    everything = metrics  # with the post-hoc rows: the forest plot's temperature-scaled markers
     rel = read_results(table_path(results, "reliability"))
     hist = read_results(table_path(results, "histograms"))
     rc = (read_results(table_path(results, "risk_coverage"))
@@ -564,7 +584,7 @@ def figure_tasks(results: Path, *, allow_mixed_suites: bool = False,
     key = make_key(metrics, model_order(metrics))
     sevs = severities(metrics)
     tasks: list[Task] = [
-        ("forest", forest_figure, (metrics, key)),
+        ("forest", forest_figure, (metrics, key, everything)),
         ("reliability", reliability_figure, (rel, metrics, key)),
         ("metric_vs_severity", severity_figure, (metrics, key)),
         ("conformal", conformal_figure, (metrics, key)),
