@@ -51,7 +51,10 @@ CAPTIONS = {
     "(left four panels) and student − teacher (right four) for ID NLL, corruption ECE (mean over "
     "types and severities), shift NLL and OOD AUROC (entropy, mean over the natural OOD sets); "
     "mean with its 95% paired t-interval over seeds. An interval clear of the vertical 0 line is "
-    "a difference the seeds support; the arrow under each panel points to the better side.",
+    "a difference the seeds support; the arrow under each panel points to the better side. "
+    "Circles: raw; orange diamonds: both sides temperature-scaled (each on its own validation "
+    "split); filled = Holm-adjusted paired-t p < 0.05 (as in the Paired comparisons table), "
+    "hollow otherwise.",
     "reliability": "Reliability per teacher group (rows): accuracy − confidence of each "
     "confidence bin (15 equal-width bins, pooled over seeds) against the bin's mean confidence, "
     "one line per model; below the dashed 0 line = over-confident. Beneath: examples per bin "
