@@ -8,13 +8,15 @@ aggregates the figures need in ``reliability.csv.gz`` (per confidence bin) and
 0.05..1.0), ``fidelity.csv.gz`` (teacher–student agreement and KL per split) — the per-split
 tables gzip-compressed (`kdbench.results_files`); ``models.csv`` lists every model of the suite with
 ``status`` ok/missing (a failed job), parameters, training time, final training/validation
-numbers and ``converged`` (`kdbench.train.is_converged`: for a teacher, every member's run;
+numbers, ``converged`` (`kdbench.train.is_converged`: for a teacher, every member's run;
 for a student, its run against its teacher's training accuracy — the best teacher's of the
-seed for a labels-only student); ``curves.csv`` the per-epoch records of every trained network
-(``seed, model, member, epoch, metric, value``); ``transfer.csv`` per seed and distilled teacher
-the transfer set and the disagreement there is to distil on it; ``run_info.json`` describes
-the run. Rows are
-sorted, floats written with 10 significant digits, so equal runs give equal bytes.
+seed for a labels-only student) and next to it ``convergence`` (`kdbench.train.convergence`:
+"converged", or the first member's "under-trained" / "over-fit" / "under-fit"; a compressed
+variant has its student's, a model without training curves "-"); ``curves.csv`` the
+per-epoch records of every trained network (``seed, model, member, epoch, metric, value``);
+``transfer.csv`` per seed and distilled teacher the transfer set and the disagreement there is
+to distil on it; ``run_info.json`` describes the run. Rows are sorted, floats written with 10
+significant digits, so equal runs give equal bytes.
 
 Provenance: every table ends with the ``suite_hash`` column (`suite_hash`, also in
 ``run_info.json``), and ``models.csv`` has per row the ``kdbench`` and ``torch`` versions, the
@@ -35,7 +37,7 @@ from .config import Suite
 from .plan import ModelEntry
 from .results_files import write_table as _write_table
 from .store import RunStore, atomic_write_text
-from .train import is_converged
+from .train import convergence, is_converged
 
 ID_COLS = ["seed", "model", "role", "teacher", "method", "student"]
 KEYS = ["split", "dataset", "severity"]
@@ -209,7 +211,7 @@ def collect(suite: Suite, models: list[ModelEntry], store: RunStore,
         row = {**{c: getattr(m, c) for c in ID_COLS}, "status": "ok" if store.is_done(m.eval_job)
                else "missing", "parameters": None, "train_seconds": None, "members": None,
                "epochs": None, "final_train_loss": None, "final_train_acc": None,
-               "final_val_nll": None, "converged": None, "ms_per_image": None}
+               "final_val_nll": None, "converged": None, "convergence": "-", "ms_per_image": None}
         train_job = m.train_job if m.variant == "-" else base_train.get((m.seed, m.base_model), "-")
         if train_job in train_info and not all(train_info[train_job]["curves"]):
             info = train_info[train_job]  # a checkpoint teacher: loaded, not trained here
@@ -229,7 +231,10 @@ def collect(suite: Suite, models: list[ModelEntry], store: RunStore,
                        final_train_loss=round(max(c[-1]["train_loss"] for c in nets), 5),
                        final_train_acc=final_acc(train_job),
                        final_val_nll=round(max(c[-1].get("val_nll", float("nan")) for c in nets), 5),
-                       converged=all(is_converged(c, reference_train_acc=ref) for c in nets))
+                       converged=all(is_converged(c, reference_train_acc=ref) for c in nets),
+                       convergence=next((st for st in (convergence(c, reference_train_acc=ref)
+                                                       for c in nets) if st != "converged"),
+                                        "converged"))
             if m.variant == "-":  # a compressed variant's curves are its student's
                 curve_rows += [{"seed": m.seed, "model": m.model, "member": i,
                                 "epoch": rec["epoch"], "metric": k, "value": v}

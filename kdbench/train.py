@@ -16,8 +16,9 @@ CPU.
 After every epoch an optional ``monitor(model) -> dict`` records what the caller wants to
 follow (kdbench records training accuracy, validation NLL and, for Dirichlet or multi-head
 students, the median precision α0 or the heads' disagreement); `fit` returns one record per
-epoch, and `is_converged` judges a run from those records (the rule is in its docstring and in
-docs/training.md).
+epoch, and `convergence` judges a run from those records: "converged", "under-trained",
+"over-fit" or "under-fit" (`is_converged`: whether it is "converged"; the rule is in its
+docstring and in docs/training.md).
 """
 
 from __future__ import annotations
@@ -171,30 +172,47 @@ def fit(model: nn.Module, data: LabelledImages, loss: Loss, *, config: TrainConf
 
 
 PLATEAU_REL = 0.05
+OVERFIT_REL = 0.10
 ACC_GAP = 0.02
+STATUSES = ("converged", "under-trained", "over-fit", "under-fit")
 
 
-def is_converged(curve: Curve, *, reference_train_acc: float | None = None) -> bool:
-    """Whether a training run has converged, from its per-epoch records.
+def convergence(curve: Curve, *, reference_train_acc: float | None = None) -> str:
+    """How a training run ended, from its per-epoch records: one of `STATUSES`.
 
-    Rule (docs/training.md): (1) the validation NLL no longer falls — with w = max(2, E // 4)
-    of the E epochs, the mean ``val_nll`` of the last w epochs is not more than ``PLATEAU_REL``
-    (5%) below the mean of the w epochs before them (means over epochs, because the NLL of a
-    500-image validation split moves by several per cent from one epoch to the next); and
-    (2) when ``reference_train_acc`` is given (a student: its teacher's training accuracy, or
-    the best teacher's for a labels-only student), the final training accuracy is at least that
-    minus ``ACC_GAP`` (2 points). A run with fewer than 2·w epochs or without ``val_nll``
-    records is not judged converged.
+    Rule (docs/training.md), three checks in this order, the first that fails names the run:
+
+    1. "under-trained": the validation NLL still falls — with w = max(2, E // 4) of the E
+       epochs, the mean ``val_nll`` of the last w epochs is more than ``PLATEAU_REL`` (5%)
+       below the mean of the w epochs before them (means over epochs, because the NLL of a
+       500-image validation split moves by several per cent from one epoch to the next). A run
+       with fewer than 2·w epochs, or with a missing or non-finite ``val_nll`` record, is
+       "under-trained" too.
+    2. "over-fit": the final ``val_nll`` is more than ``OVERFIT_REL`` (10%) above its minimum
+       over the epochs.
+    3. "under-fit": when ``reference_train_acc`` is given (a student: its teacher's training
+       accuracy, or the best teacher's for a labels-only student), the final training accuracy
+       is below that minus ``ACC_GAP`` (2 points), or not recorded.
+
+    A run that passes all three is "converged".
     """
     vals = [r.get("val_nll") for r in curve]
     w = max(2, len(curve) // 4)
     if len(curve) < 2 * w or any(v is None or not np.isfinite(v) for v in vals):
-        return False
+        return "under-trained"
     last, before = float(np.mean(vals[-w:])), float(np.mean(vals[-2 * w: -w]))
     if last < before * (1 - PLATEAU_REL):
-        return False
+        return "under-trained"
+    if float(vals[-1]) > (1 + OVERFIT_REL) * float(min(vals)):
+        return "over-fit"
     if reference_train_acc is not None:
         acc = curve[-1].get("train_acc")
         if acc is None or acc < reference_train_acc - ACC_GAP:
-            return False
-    return True
+            return "under-fit"
+    return "converged"
+
+
+def is_converged(curve: Curve, *, reference_train_acc: float | None = None) -> bool:
+    """Whether a training run has converged: ``convergence(...) == "converged"`` (the rule is
+    in `convergence` and docs/training.md)."""
+    return convergence(curve, reference_train_acc=reference_train_acc) == "converged"
