@@ -1,4 +1,4 @@
-"""Command line: ``python -m kdbench {run, add-pair, leaderboard, list, figures, report}``.
+"""Command line: ``python -m kdbench {run, add-pair, leaderboard, list, figures, report, compare}``.
 
 User mistakes (`UserError`) print one line ``kdbench: error: ...`` and exit with status 2; a
 run in which some job failed exits with status 1 after finishing everything else.
@@ -199,6 +199,14 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    from .compare import compare, format_comparison
+
+    result = compare(Path(args.a), Path(args.b), allow_mixed_suites=args.allow_mixed_suites)
+    print(format_comparison(result))
+    return 0 if result.all_agree else 1
+
+
 def _executor_options(p: argparse.ArgumentParser) -> None:
     """--executor, --workers, --scheduler (see kdbench/executor.py and docs/scaling.md)."""
     p.add_argument("--executor", choices=["local", "processes", "dask"], default="local",
@@ -286,6 +294,19 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--allow-mixed-suites", action="store_true", help="report results whose "
                      "files record different suite hashes (refused by default)")
     rep.set_defaults(func=cmd_report)
+
+    cmp = sub.add_parser("compare", help="do two results directories of one suite agree?",
+                         description="Compare the headline values (per model: ID accuracy, NLL, "
+                         "ECE; corruption ECE; shift NLL; OOD AUROC (MSP)) of two results "
+                         "directories: each mean over seeds must lie inside the other's 95%% "
+                         "Student-t interval. Also says whether metrics.csv.gz is byte-identical. "
+                         "Exit status 0 when every value agrees, 1 otherwise "
+                         "(docs/reproducibility.md).")
+    cmp.add_argument("a", metavar="A", help="a results directory, e.g. results/mnist5k")
+    cmp.add_argument("b", metavar="B", help="another results directory of the same suite")
+    cmp.add_argument("--allow-mixed-suites", action="store_true", help="compare results that "
+                     "record different suite hashes (refused by default)")
+    cmp.set_defaults(func=cmd_compare)
     return p
 
 
