@@ -57,10 +57,32 @@ def _row(store: RunStore, job: str, ref: float | None) -> dict:
             "seconds": sum(info["seconds"])}
 
 
+LONGER_MARGIN = 0.05  # a longer budget lowering the final val NLL by more than this: under-trained
+
+
+def flag_short_budgets(rows: list[tuple[str, float, int, dict]]) -> list[str]:
+    """Settings the sweep calls under-trained (docs/training.md): ``rows`` are (role, lr,
+    epochs, result); a setting is under-trained when the next longer budget of the same role
+    and lr lowers the final validation NLL by more than ``LONGER_MARGIN``."""
+    out = []
+    for role, lr, epochs, r in rows:
+        longer = sorted((e, x) for ro, l2, e, x in rows if ro == role and l2 == lr and e > epochs)
+        if longer and longer[0][1]["val_nll"] < (1 - LONGER_MARGIN) * r["val_nll"]:
+            out.append(f"{role} lr={lr} epochs={epochs} (at {longer[0][0]} epochs: "
+                       f"{longer[0][1]['val_nll']:.4f} < {r['val_nll']:.4f})")
+    return out
+
+
 def _print(label: str, r: dict) -> None:
     print(f"| {label} | {r['val_nll']:.4f} | {r['best']:.4f} | {r['val_acc']:.3f} | "
           f"{r['train_acc']:.3f} | {r['extra']:.4g} | {'yes' if r['converged'] else 'no'} | "
           f"{r['seconds']:.0f} |", flush=True)
+
+
+def _print_flags(rows) -> None:
+    flags = flag_short_budgets(rows)
+    print("\nunder-trained by the sweep (a longer budget lowers the final val NLL by more than "
+          f"{LONGER_MARGIN:.0%}): " + ("; ".join(flags) if flags else "none"))
 
 
 def main() -> None:
@@ -86,6 +108,7 @@ def main() -> None:
     print("| setting | val NLL (final) | val NLL (best) | val acc | train acc (500) | "
           "α0 median / MI | converged | seconds |")
     print("|---|---:|---:|---:|---:|---:|---|---:|")
+    rows: list[tuple[str, float, int, dict]] = []
     if args.part == "teachers":
         for lr, epochs in itertools.product(grid["lr"], grid["epochs"]):
             teachers = {n: replace(t, train=replace(t.train, lr=lr, epochs=epochs))
@@ -93,7 +116,10 @@ def main() -> None:
             suite = replace(base, teachers=teachers, pairs=())
             models = _run(suite, store, {"train_teacher"})
             for m in models:
-                _print(f"{m.model} lr={lr} epochs={epochs}", _row(store, m.train_job, None))
+                r = _row(store, m.train_job, None)
+                rows.append((m.model, lr, epochs, r))
+                _print(f"{m.model} lr={lr} epochs={epochs}", r)
+        _print_flags(rows)
         return
     teacher = base.teachers[args.teacher]
     tmodels = _run(replace(base, teachers={args.teacher: teacher}, pairs=()), store, {"train_teacher"})
@@ -109,7 +135,10 @@ def main() -> None:
             suite = replace(base, teachers={args.teacher: teacher}, methods=ms, pairs=pairs)
             for m in _run(suite, store, {"train_teacher", "transfer", "train_student"}):
                 if m.role == "student":
-                    _print(f"{m.method} lr={lr} epochs={epochs}", _row(store, m.train_job, ref))
+                    r = _row(store, m.train_job, ref)
+                    rows.append((m.method, lr, epochs, r))
+                    _print(f"{m.method} lr={lr} epochs={epochs}", r)
+        _print_flags(rows)
         return
     def size(t: TransferConfig) -> int:  # images per epoch, in units of the training set
         return 1 + (t.copies if t.set != "train" else 0) + (t.set == "aux")

@@ -80,3 +80,17 @@ def test_a_real_short_run_is_under_trained():
     assert len(vals) == 4 and vals[-1] < vals[0]
     assert convergence(c) == "under-trained"
     assert not is_converged(c)
+
+
+def test_sweep_flags_a_budget_that_a_longer_one_still_beats():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "scripts" / "sweep.py"
+    spec = importlib.util.spec_from_file_location("sweep", path)
+    sweep = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(sweep)
+    rows = [("none", 0.01, 10, {"val_nll": 0.1115}), ("none", 0.01, 15, {"val_nll": 0.1094}),
+            ("mc_dropout", 0.005, 10, {"val_nll": 0.1218}), ("mc_dropout", 0.005, 20, {"val_nll": 0.0853})]
+    flags = sweep.flag_short_budgets(rows)
+    assert len(flags) == 1 and flags[0].startswith("mc_dropout lr=0.005 epochs=10")
