@@ -321,3 +321,15 @@ def test_bootstrap_ece_skips_empty_bins_exactly():
     lo, hi = metrics.bootstrap_ci(metrics.ece, p, y, n=500)
     slow = metrics.bootstrap_ci(lambda a, b: metrics.ece(a, b), p, y, n=500)
     assert (lo, hi) == pytest.approx(slow, abs=1e-12)
+
+
+def test_classwise_ece_when_no_probability_leaves_the_first_bin():
+    """Issue 24: a near-uniform 100-class model has no probability above 1/15."""
+    from kdbench import metrics as M
+
+    p, y = np.full((4, 100), 0.01), np.array([0, 1, 2, 3])
+    # by the definition: every p_k = 0.01 lies in bin 0 (0, 1/15]; per class k the gap is
+    # |sum of 1[y = k] - sum of p_k| / N over that one bin
+    want = np.mean([abs((y == k).sum() - p[:, k].sum()) / len(y) for k in range(100)])
+    assert M.classwise_ece(p, y) == pytest.approx(want)
+    assert M.calibration_metrics(p, y)["classwise_ece"] == pytest.approx(want)

@@ -49,8 +49,8 @@ def binned(values: np.ndarray, targets: np.ndarray,
     idx = bin_index(values, edges)
     b = edges if isinstance(edges, (int, np.integer)) else len(edges) - 1
     return (np.bincount(idx, minlength=b).astype(np.float64),
-            np.bincount(idx, weights=values, minlength=b),
-            np.bincount(idx, weights=targets, minlength=b))
+            np.bincount(idx, weights=values, minlength=b).astype(np.float64),
+            np.bincount(idx, weights=targets, minlength=b).astype(np.float64))
 
 
 def _gap(count: np.ndarray, s_val: np.ndarray, s_tgt: np.ndarray, n: int,
@@ -152,8 +152,11 @@ def _classwise(p: np.ndarray, y: np.ndarray, n_bins: int) -> float:
     flat = np.flatnonzero(p > (1.0 - 1e-9) / n_bins)  # 1-D: far faster than 2-D nonzero
     cols = flat % k
     v = p.ravel()[flat]
-    s_val = np.bincount(cols * n_bins + bin_index(v, n_bins), weights=v, minlength=k * n_bins)
-    s_val[::n_bins] += p.sum(0) - np.bincount(cols, weights=v, minlength=k)
+    # astype: numpy returns integers from a weighted bincount of an empty selection (no
+    # probability above 1/B, e.g. a near-uniform 100-class model), and += would then fail
+    s_val = np.bincount(cols * n_bins + bin_index(v, n_bins), weights=v,
+                        minlength=k * n_bins).astype(np.float64)
+    s_val[::n_bins] += p.sum(0) - np.bincount(cols, weights=v, minlength=k).astype(np.float64)
     # targets: 1 at the true class, in the bin of p_iy
     s_tgt = np.bincount(n_bins * y + bin_index(p[np.arange(n), y], n_bins), minlength=k * n_bins)
     return float(np.abs(s_tgt - s_val).sum() / (n * k))
