@@ -152,6 +152,7 @@ class Suite:
     posthoc: tuple[str, ...] = ()
     transfer: TransferConfig = TransferConfig()
     compress: CompressConfig = CompressConfig()
+    bootstrap: int = 1000  # per-example bootstrap resamples of every evaluate job (0: none)
 
 
 class _Table:
@@ -518,13 +519,18 @@ def load_suite(name_or_path: str, *, seeds: list[int] | None = None) -> Suite:
                     if pair not in pairs:
                         pairs.append(pair)
     posthoc = top.names("posthoc", CALIBRATORS, [])
+    # per-example intervals describe one run's test set: a suite of several seeds reports
+    # intervals over seeds instead (kdbench.report.stats) and skips them unless asked
+    bootstrap = top.int("bootstrap", 1000 if len(seeds_) == 1 else 0, lo=0)
+    if bootstrap == 1:
+        raise top.err("bootstrap", "expected 0 (no per-example intervals) or >= 2 resamples, found 1")
     compress = _compress(_Table(top.take("compress", dict, {}), file, "[compress]"), methods)
     top.finish()
     if not teachers and not pairs:
         raise UserError(f"{file}: the suite runs nothing: define [teachers.*] or [[pairs]]")
     return Suite(name=name, path=file, description=description, seeds=seeds_, data=data,
                  teachers=teachers, students=students, methods=methods, pairs=tuple(pairs),
-                 posthoc=posthoc, transfer=transfer, compress=compress)
+                 posthoc=posthoc, transfer=transfer, compress=compress, bootstrap=bootstrap)
 
 
 def _compress(c: _Table, methods: dict) -> CompressConfig:

@@ -4,7 +4,9 @@ For a labelled split the rows are accuracy, NLL, Brier, every calibration varian
 (`kdbench.metrics.calibration_metrics`), the selective-prediction areas (AURC, E-AURC, AUGRC) and the mean uncertainties (total entropy, expected entropy =
 aleatoric, mutual information = epistemic, and the variation ratio for models with samples),
 plus the reliability bins of the top-label confidence. Accuracy, NLL, Brier and ECE carry a 95%
-percentile-bootstrap interval (1,000 resamples, seed 0) in ``ci_low``/``ci_high``. With a
+percentile-bootstrap interval (1,000 resamples, seed 0) in ``ci_low``/``ci_high`` — in a suite of
+one seed; with several seeds the report's intervals are over seeds and the per-example ones are
+skipped (NaN) unless the suite's ``bootstrap`` key asks for them. With a
 calibration set (the model's — or post-hoc variant's — own predictions on the validation split)
 the rows also hold split conformal prediction sets at ``CONFORMAL_ALPHA`` = 0.1 (90% target
 coverage): ``coverage_lac``, ``set_size_lac``, ``coverage_aps``, ``set_size_aps``
@@ -52,14 +54,16 @@ def mean_uncertainty(pred: Prediction) -> list[Row]:
 
 
 def labelled_metrics(pred: Prediction, labels: np.ndarray,
-                     calibration: tuple[np.ndarray, np.ndarray] | None = None) -> list[Row]:
+                     calibration: tuple[np.ndarray, np.ndarray] | None = None, *,
+                     n_boot: int = BOOTSTRAP) -> list[Row]:
     """Every labelled-split metric on the predictive mean (`kdbench.metrics.labelled_set`: one
     validation, one fused pass, one bootstrap resample matrix for the four CIs), then the
     mean uncertainties, then — given ``calibration`` = (predictive means ``(n, K)``, labels
     ``(n,)``) of the same model on the validation split — the conformal coverage and mean set
-    size of `kdbench.metrics.conformal_set` at ``CONFORMAL_ALPHA`` (no interval)."""
+    size of `kdbench.metrics.conformal_set` at ``CONFORMAL_ALPHA`` (no interval). ``n_boot``
+    bootstrap resamples (0: no per-example intervals, NaN)."""
     mean = pred.mean()
-    values = M.labelled_set(mean, labels, n_bins=N_BINS, n_boot=BOOTSTRAP)
+    values = M.labelled_set(mean, labels, n_bins=N_BINS, n_boot=n_boot)
     rows = [(name, *v) for name, v in values.items()] + mean_uncertainty(pred)
     if calibration is not None:
         sets = M.conformal_set(calibration[0], calibration[1], mean, labels, alpha=CONFORMAL_ALPHA)

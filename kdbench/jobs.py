@@ -2,7 +2,9 @@
 
 * ``train_teacher``: trains the teacher's networks (member m of seed s uses seed 1000·s + m,
   so the single teacher and ensemble member 0 of the same seed are the same network — a
-  paired comparison).
+  paired comparison). Where they are (same model, settings and data; `kdbench.plan`), the
+  single teacher's job copies member 0 from the ensemble's job, with its training curve and
+  seconds, and records ``copied_from``: the bytes of training it again, at no cost.
 * ``transfer``: builds the suite's transfer set (`kdbench.data.transfer`, drawn with seed
   1000·s + 900, so the teacher and every student of seed s see the same images) and caches the
   teacher's probabilities on it, ``probs.npz`` ``(S, N_transfer, K)`` float32, computed once
@@ -40,7 +42,7 @@ from .config import ModelSpec
 from .data.splits import eval_splits, load_dataset
 from .data.transfer import transfer_set
 from .distill import METHODS
-from .evaluate import (HIST_BINS, N_BINS, histogram, labelled_metrics, ood_metrics,
+from .evaluate import (BOOTSTRAP, HIST_BINS, N_BINS, histogram, labelled_metrics, ood_metrics,
                        risk_at_coverage, uncertainty_scores)
 from .metrics import accuracy, nll, reliability_bins
 from .models.cnn import count_parameters
@@ -124,6 +126,16 @@ def train_teacher(job: Job, store: RunStore, progress: bool) -> None:
                                                    seed=cfg["seed"]), ds)
     if t.get("checkpoint_sha256"):  # a teacher trained elsewhere: loaded, checked, not trained
         _load_teacher(job, out, spec, ds.num_classes, info)
+        return
+    if "member0_from" in cfg:  # the same network as that ensemble's member 0 (kdbench.plan)
+        donor = store.job(cfg["member0_from"])
+        dinfo = donor.read_json("train_info.json")
+        net = donor.load_into(spec.build(ds.num_classes), "member0.pt")
+        out.save_state("member0.pt", net.state_dict())
+        out.write_json("train_info.json", {**info, "curves": dinfo["curves"][:1],
+                                           "seconds": dinfo["seconds"][:1],
+                                           "parameters": dinfo["parameters"],
+                                           "copied_from": cfg["member0_from"]})
         return
     for m in range(t["members"]):
         seed = 1000 * cfg["seed"] + m
@@ -247,16 +259,18 @@ def evaluate(job: Job, store: RunStore, progress: bool) -> None:
         store.begin(job.id, cfg).write_json("eval_info.json", {"seconds": 0.0, "not_built": str(e)})
         return
     evaluate_predictor(predictor, ds, data, list(cfg.get("posthoc") or ()),
-                       store.begin(job.id, cfg), cpu_predictor=lambda: compress.OnCPU(build))
+                       store.begin(job.id, cfg), cpu_predictor=lambda: compress.OnCPU(build),
+                       n_boot=cfg.get("bootstrap", BOOTSTRAP))
 
 
 def evaluate_predictor(predictor, ds, data, posthoc: list[str], out: JobDir, *,
-                       cpu_predictor=None) -> None:
+                       cpu_predictor=None, n_boot: int = BOOTSTRAP) -> None:
     """The one evaluation path: ``predictor`` (anything with ``predict(x) -> Prediction``) on
     every evaluation split of ``data`` (a `kdbench.config.DataConfig`; ``ds`` its loaded data
     set), with the post-hoc calibrators ``posthoc`` fitted on ``ds.val``; writes the evaluate
     job's files into ``out``. ``cpu_predictor()`` builds the same model on the CPU for the
-    latency measurement (`kdbench.compress.cpu_ms_per_image`) when the job runs elsewhere."""
+    latency measurement (`kdbench.compress.cpu_ms_per_image`) when the job runs elsewhere.
+    ``n_boot``: per-example bootstrap resamples of the intervals (0: none, NaN intervals)."""
     start = time.perf_counter()
     val_pred, val_y = predictor.predict(ds.val.x), ds.val.y.numpy()
     calibrators = {name: CALIBRATORS.create(name).fit(val_pred, val_y) for name in posthoc}
@@ -276,7 +290,8 @@ def evaluate_predictor(predictor, ds, data, posthoc: list[str], out: JobDir, *,
         base = {"split": split.split, "dataset": split.dataset, "severity": split.severity}
         for variant, vpred in variants.items():
             if split.y is not None:
-                values = labelled_metrics(vpred, split.y.numpy(), conformal_cal[variant])
+                values = labelled_metrics(vpred, split.y.numpy(), conformal_cal[variant],
+                                          n_boot=n_boot)
                 if split.split == "id":
                     id_preds[variant] = vpred
             else:

@@ -1,6 +1,7 @@
 """Suite -> plan: a list of jobs in dependency order, and the models the results will name.
 
-Jobs: ``train_teacher``; ``transfer`` (the teacher's outputs on the suite's transfer set,
+Jobs: ``train_teacher`` (a single teacher that is an ensemble's member 0 depends on that
+ensemble's job and copies it: `_member0_donors`); ``transfer`` (the teacher's outputs on the suite's transfer set,
 depends on the teacher's job; one per teacher and seed, shared by all its students);
 ``train_student`` (depends on its teacher's ``transfer`` job unless its method needs no
 teacher); ``compress`` (a student's ``int8`` / ``prune<P>`` variant from the suite's
@@ -22,6 +23,7 @@ from typing import Any
 
 from . import SCHEMA_VERSION
 from .config import Suite, TeacherConfig
+from .evaluate import BOOTSTRAP
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,22 @@ def _teacher_config(t: TeacherConfig) -> dict:
     return _plain(cfg)
 
 
+def _member0_donors(suite: Suite) -> dict[str, str]:
+    """``{single teacher: ensemble teacher}`` where the ensemble's member 0 is the single
+    network itself — same model, training settings and data, both trained here (member m of
+    seed s is trained with seed 1000·s + m) — so the single teacher's job copies it
+    (`kdbench.jobs.train_teacher`) instead of training it again."""
+    out = {}
+    for t in suite.teachers.values():
+        if t.kind != "single" or t.checkpoint:
+            continue
+        for e in suite.teachers.values():
+            if e.kind == "ensemble" and not e.checkpoint and (e.model, e.train) == (t.model, t.train):
+                out[t.name] = e.name
+                break
+    return out
+
+
 def plan(suite: Suite) -> tuple[list[Job], list[ModelEntry]]:
     """Expand a suite into jobs (dependencies first, no duplicates) and result models."""
     data = _plain(suite.data)
@@ -97,20 +115,29 @@ def plan(suite: Suite) -> tuple[list[Job], list[ModelEntry]]:
     def evaluate(train: Job, name: str, seed: int) -> str:
         cfg = {"model_job": train.id, "model": train.config, "data": data,
                "posthoc": list(suite.posthoc)}
+        if suite.bootstrap != BOOTSTRAP:  # left out at the default: older job ids stay the same
+            cfg["bootstrap"] = suite.bootstrap
         return add(_job("evaluate", cfg, (train.id,), f"evaluate {name} (seed {seed})"))
 
     transfer = _plain(suite.transfer)
     # (teacher, teacher_calibration) pairs whose outputs on the transfer set students learn from
     distilled = {(p.teacher, suite.methods[p.method].teacher_calibration)
                  for p in suite.pairs if p.teacher}
+    donors = _member0_donors(suite)
     for seed in suite.seeds:
         transfer_jobs: dict[tuple[str, str], Job] = {}
-        for t in suite.teachers.values():
+        teacher_jobs: dict[str, Job] = {}
+        for t in sorted(suite.teachers.values(), key=lambda t: t.name in donors):
             cfg = {"seed": seed, "data": train_data, "teacher": _teacher_config(t)}
             if suite.transfer.teachers:  # teachers learn on the transfer set's labelled rows
                 cfg["train_on"] = transfer
-            job = _job("train_teacher", cfg, (), f"train teacher {t.name} (seed {seed})",
+            deps: tuple[str, ...] = ()
+            if t.name in donors:  # ensemble member 0 is this very network: copied, not retrained
+                donor = teacher_jobs[donors[t.name]]
+                cfg["member0_from"], deps = donor.id, (donor.id,)
+            job = _job("train_teacher", cfg, deps, f"train teacher {t.name} (seed {seed})",
                        t.checkpoint)
+            teacher_jobs[t.name] = job
             add(job)
             tjob = "-"
             for calibration in ("", "temperature"):
@@ -155,6 +182,8 @@ def plan(suite: Suite) -> tuple[list[Job], list[ModelEntry]]:
                 cjob = _job("compress", ccfg, cdeps, f"compress {name} to {variant} (seed {seed})")
                 add(cjob)
                 ecfg = {"model_job": cjob.id, "model": cjob.config, "data": data, "posthoc": []}
+                if suite.bootstrap != BOOTSTRAP:
+                    ecfg["bootstrap"] = suite.bootstrap
                 ejob = add(_job("evaluate", ecfg, (cjob.id,), f"evaluate {name}+{variant} (seed {seed})"))
                 models.append(ModelEntry(seed, f"{name}+{variant}", "student", pair.teacher or "-",
                                          m.name, s.name, cjob.id, ejob, deps[0] if deps else "-",

@@ -25,17 +25,19 @@ def labelled_set(probs: Any, labels: Any, *, n_bins: int = 15, n_boot: int = 100
     """``{metric: (value, ci_low, ci_high)}`` for accuracy, the calibration set (ece, ece_l2,
     adaptive_ece, mce, classwise_ece, ece_debiased, nll, brier) and aurc, eaurc, augrc, in that
     order. Accuracy, NLL, Brier and ECE carry percentile-bootstrap intervals (``n_boot``
-    resamples, one resample matrix for all four; `kdbench.metrics.bootstrap`), the others NaN.
+    resamples, one resample matrix for all four; `kdbench.metrics.bootstrap`; ``n_boot = 0``:
+    no intervals), the others NaN.
 
     ``probs`` ``(N, K)``, ``labels`` ``(N,)``; raises `ValueError` like every metric.
     """
     b = _check_bins(n_bins)
-    _check_options(n_boot, level)
+    if n_boot:
+        _check_options(n_boot, level)
     p, y = check_probs(probs, labels)
     conf, correct = top_label(p, y)
     values = {"accuracy": float(np.mean(correct)), **calibration_set(p, y, conf, correct, b),
               **selective_set(cumulative_errors(conf, 1.0 - correct))}
     ci = bootstrap_set(p, y, conf, correct, names=FAST, n=n_boot, level=level, seed=seed,
-                       n_bins=b)
+                       n_bins=b) if n_boot else {}
     nan = (float("nan"), float("nan"))
     return {name: (v, *ci.get(name, nan)) for name, v in values.items()}
