@@ -25,7 +25,7 @@ import itertools
 from dataclasses import replace
 from pathlib import Path
 
-from kdbench.config import Pair, TransferConfig, load_suite
+from kdbench.config import ModelSpec, Pair, TransferConfig, load_suite
 from kdbench.executor import run_jobs
 from kdbench.plan import plan
 from kdbench.store import RunStore
@@ -73,6 +73,11 @@ def flag_short_budgets(rows: list[tuple[str, float, int, dict]]) -> list[str]:
     return out
 
 
+def _with_dropout(spec: ModelSpec, p: float) -> ModelSpec:
+    """``spec`` with its ``dropout`` option set to ``p``."""
+    return ModelSpec(spec.name, tuple(sorted({**dict(spec.kwargs), "dropout": p}.items())))
+
+
 def _print(label: str, r: dict) -> None:
     print(f"| {label} | {r['val_nll']:.4f} | {r['best']:.4f} | {r['val_acc']:.3f} | "
           f"{r['train_acc']:.3f} | {r['extra']:.4g} | {'yes' if r['converged'] else 'no'} | "
@@ -93,6 +98,8 @@ def main() -> None:
     ap.add_argument("--methods", nargs="*", help="methods to sweep (default: all of the suite's)")
     ap.add_argument("--lr", type=float, nargs="+", help="learning rates (default: the grid's)")
     ap.add_argument("--epochs", type=int, nargs="+", help="epoch counts (default: the grid's)")
+    ap.add_argument("--dropout", type=float, nargs="+",
+                    help="--part teachers: dropout rates of the mc_dropout teachers (default: the suite's)")
     ap.add_argument("--seed", type=int, default=TUNING_SEED,
                     help=f"tuning seed (default {TUNING_SEED}); never one of the suite's evaluation seeds")
     ap.add_argument("--workdir", default=".")
@@ -110,15 +117,19 @@ def main() -> None:
     print("|---|---:|---:|---:|---:|---:|---|---:|")
     rows: list[tuple[str, float, int, dict]] = []
     if args.part == "teachers":
-        for lr, epochs in itertools.product(grid["lr"], grid["epochs"]):
+        for lr, epochs, p in itertools.product(grid["lr"], grid["epochs"], args.dropout or [None]):
             teachers = {n: replace(t, train=replace(t.train, lr=lr, epochs=epochs))
-                        for n, t in base.teachers.items() if t.kind != "ensemble"}
+                        for n, t in base.teachers.items()
+                        if t.kind != "ensemble" and (p is None or t.kind == "mc_dropout")}
+            if p is not None:
+                teachers = {n: replace(t, model=_with_dropout(t.model, p)) for n, t in teachers.items()}
             suite = replace(base, teachers=teachers, pairs=())
             models = _run(suite, store, {"train_teacher"})
             for m in models:
                 r = _row(store, m.train_job, None)
-                rows.append((m.model, lr, epochs, r))
-                _print(f"{m.model} lr={lr} epochs={epochs}", r)
+                role = m.model if p is None else f"{m.model} p={p}"
+                rows.append((role, lr, epochs, r))
+                _print(f"{role} lr={lr} epochs={epochs}", r)
         _print_flags(rows)
         return
     teacher = base.teachers[args.teacher]
