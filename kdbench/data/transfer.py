@@ -96,7 +96,7 @@ def mixtures(train: LabelledImages, n: int, gen: torch.Generator, *, aug=augment
 AUGMENTS = {"elastic": augment, "crop-flip": crop_flip}
 
 
-@lru_cache(maxsize=2)  # keyed by the tensors' identity: load_dataset returns the same object
+@lru_cache(maxsize=4)  # keyed by the tensors' identity: load_dataset returns the same object
 def _build(train: LabelledImages, kind: str, copies: int, seed: int, how: str) -> LabelledImages:
     gen = torch.Generator().manual_seed(seed)
     aug = AUGMENTS[how]
@@ -118,7 +118,7 @@ def transfer_set(train: LabelledImages, kind: TransferKind, *, copies: int = 0,
     and ``aux`` (ignored for ``train``), made by ``augmentation``: "elastic" (the
     digits' affine + elastic map) or "crop-flip" (`kdbench.data.images.crop_flip`, for
     natural images; the data set says which, ``DatasetSplits.transfer_augment``). Cached per
-    process for the last two calls."""
+    process for the last four calls (a run interleaves seeds)."""
     if augmentation not in AUGMENTS:
         raise ValueError(f"transfer augmentation must be one of {', '.join(AUGMENTS)}; "
                          f"found {augmentation!r}")
