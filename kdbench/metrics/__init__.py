@@ -16,7 +16,7 @@ Modules by role: `scores` (accuracy, NLL, Brier, entropy), `calibration`, `ood`,
 from .bootstrap import bootstrap_ci
 from .conformal import conformal_quantile, conformal_set, split_conformal
 from .calibration import (adaptive_ece, calibration_metrics, classwise_ece, ece, ece_debiased,
-                          mce, reliability_bins)
+                          ece_noise_floor, mce, reliability_bins)
 from .fused import labelled_set
 from .fidelity import agreement, kl_divergence, kl_per_example, retention
 from .ood import aupr_in, aupr_out, auroc, fpr_at_tpr
@@ -28,6 +28,6 @@ __all__ = [
     "EPS", "accuracy", "adaptive_ece", "agreement", "aupr_in", "aupr_out", "augrc", "aurc",
     "auroc", "bootstrap_ci", "brier", "calibration_metrics", "check_probs", "check_scores", "classwise_ece",
     "conformal_quantile", "conformal_set", "eaurc",
-    "ece", "ece_debiased", "entropy", "fpr_at_tpr", "kl_divergence", "kl_per_example", "labelled_set", "mce",
+    "ece", "ece_debiased", "ece_noise_floor", "entropy", "fpr_at_tpr", "kl_divergence", "kl_per_example", "labelled_set", "mce",
     "nll", "reliability_bins", "retention", "risk_coverage", "split_conformal",
 ]

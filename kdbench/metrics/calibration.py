@@ -164,8 +164,8 @@ def _classwise(p: np.ndarray, y: np.ndarray, n_bins: int) -> float:
 
 def calibration_metrics(probs: Any, labels: Any, n_bins: int = 15) -> dict[str, float]:
     """The full calibration set in one pass over validated input: ``ece``, ``ece_l2``,
-    ``adaptive_ece``, ``mce``, ``classwise_ece``, ``ece_debiased`` — each equal to its own
-    function — plus ``nll`` and ``brier`` (`kdbench.metrics.scores`)."""
+    ``adaptive_ece``, ``mce``, ``classwise_ece``, ``ece_debiased``, ``ece_floor``
+    (`ece_noise_floor`) — each equal to its own function — plus ``nll`` and ``brier`` (`kdbench.metrics.scores`)."""
     b = _check_bins(n_bins)
     p, y = check_probs(probs, labels)
     return calibration_set(p, y, *top_label(p, y), b)
@@ -186,9 +186,31 @@ def calibration_set(p: np.ndarray, y: np.ndarray, conf: np.ndarray, correct: np.
         "ece": _gap(*width, n, "l1"), "ece_l2": _gap(*width, n, "l2"),
         "adaptive_ece": _gap(*mass, n, "l1"), "mce": _max_gap(*width),
         "classwise_ece": _classwise(p, y, n_bins), "ece_debiased": _debiased(*mass, n),
+        "ece_floor": _noise_floor(conf, n_bins),
         "nll": float(-np.mean(np.log(np.clip(p_true, EPS, None)))),
         "brier": float(np.mean(np.einsum("ij,ij->i", p, p) - 2 * p_true + 1)),
     }
+
+
+def ece_noise_floor(probs: Any, labels: Any, n_bins: int = 15) -> float:
+    """The ECE a perfectly calibrated model with these confidences would show on this many
+    examples, from sampling noise alone: its expected value under the normal approximation,
+
+        floor = (1/N) Σ_b sqrt(2/π · Σ_{i∈b} c_i (1 − c_i)),
+
+    with the top-label confidences c_i in the 15 equal-width bins of `ece`: for a calibrated
+    model the number correct in bin b minus Σ_{i∈b} c_i has mean 0 and variance
+    Σ_{i∈b} c_i(1 − c_i), and E|X| = sqrt(2/π)·sd for a normal X. An ECE at or below its floor
+    cannot be told apart from perfect calibration on this test set. ``labels`` are checked but do
+    not enter the value."""
+    conf, correct = _top_label(probs, labels)
+    return _noise_floor(conf, _check_bins(n_bins))
+
+
+def _noise_floor(conf: np.ndarray, n_bins: int) -> float:
+    var = np.bincount(bin_index(conf, n_bins), weights=conf * (1.0 - conf),
+                      minlength=n_bins).astype(np.float64)
+    return float(np.sum(np.sqrt(2.0 / np.pi * var)) / len(conf))
 
 
 def ece_debiased(probs: Any, labels: Any, n_bins: int = 15) -> float:

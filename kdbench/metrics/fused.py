@@ -23,7 +23,7 @@ from .validation import check_probs
 def labelled_set(probs: Any, labels: Any, *, n_bins: int = 15, n_boot: int = 1000,
                  level: float = 0.95, seed: int = 0) -> dict[str, tuple[float, float, float]]:
     """``{metric: (value, ci_low, ci_high)}`` for accuracy, the calibration set (ece, ece_l2,
-    adaptive_ece, mce, classwise_ece, ece_debiased, nll, brier) and aurc, eaurc, augrc, in that
+    adaptive_ece, mce, classwise_ece, ece_debiased, ece_floor, nll, brier) and aurc, eaurc, augrc, in that
     order. Accuracy, NLL, Brier and ECE carry percentile-bootstrap intervals (``n_boot``
     resamples, one resample matrix for all four; `kdbench.metrics.bootstrap`; ``n_boot = 0``:
     no intervals), the others NaN.

@@ -102,6 +102,23 @@ def _verdict_counts(sel: pd.DataFrame) -> str:
     return text + (f", {missing} without a test" if missing else "")
 
 
+def _ece_floor_line(raw: pd.DataFrame, order: list[str]) -> str | None:
+    """ID ECE against its noise floor (`kdbench.metrics.ece_noise_floor`, mean over seeds):
+    the models whose ID ECE is at or below the ECE a perfectly calibrated model with their
+    confidences would show on the ID test set."""
+    sel = raw[(raw.split == "id") & raw.metric.isin(["ece", "ece_floor"])]
+    if sel.empty or "ece_floor" not in set(sel.metric):
+        return None
+    tab = sel.groupby(["model", "metric"])["value"].mean().unstack("metric").dropna()
+    tab = tab.reindex([m for m in order if m in tab.index])
+    below = [m for m in tab.index if tab.at[m, "ece"] <= tab.at[m, "ece_floor"]]
+    return (f"ID ECE against its noise floor (the ECE a perfectly calibrated model with the same "
+            f"confidences would show on this test set, mean over seeds; floors "
+            f"{_fmt(tab.ece_floor.min())}–{_fmt(tab.ece_floor.max())}): {len(below)} of {len(tab)} "
+            "models at or below it" + (f" ({', '.join(below)}): their ID ECE cannot be told "
+                                        "apart from perfect calibration" if below else "") + ".")
+
+
 def _gap_lines(metrics: pd.DataFrame, raw: pd.DataFrame, ident: pd.DataFrame,
                teachers: list[str]) -> list[str]:
     """(i) the teacher / labels-only student gap: each teacher − the labels-only student in ID
@@ -214,17 +231,23 @@ def findings(metrics: pd.DataFrame, order: list[str], *,
             out.append(_best(f"Lowest teacher ECE at corruption severity {top}", ranked, vals,
                              higher_is_better=False) + ".")
     if "ensemble" in teachers and "single" in teachers:
-        parts = []
-        for split, name in (("shift", "natural shift"), ("corrupt", "corruptions (mean)")):
-            for metric in ("nll", "ece"):
-                d = _diff(s("ensemble", split, metric), s("single", split, metric))
-                if d[3]:
-                    parts.append(_claim("ensemble", "single", f"{metric.upper()} on {name}", d,
-                                        higher_is_better=False))
-        if parts:
-            out.append("Ensemble vs single network (paired: seed s of both shares member 0; one "
-                       "test per metric, a family of 1, verdict by the 95% interval): "
-                       + "; ".join(parts) + ".")
+        ps_all = per_seed(metrics[metrics.model.isin({"ensemble", "single", ts_name("ensemble"),
+                                                      ts_name("single")})])
+        for scaled in (False, True):
+            a, b = (ts_name("ensemble"), ts_name("single")) if scaled else ("ensemble", "single")
+            parts = []
+            for split, name in (("id", "in distribution"), ("corrupt", "corruptions (mean)"),
+                                ("shift", "natural shift")):
+                for metric in ("nll", "ece"):
+                    d = _diff(seed_series(ps_all, a, split, metric),
+                              seed_series(ps_all, b, split, metric))
+                    if d[3]:
+                        parts.append(_claim("ensemble", "single", f"{metric.upper()} {name}", d,
+                                            higher_is_better=False))
+            if parts:
+                out.append(f"Ensemble vs single network{', both temperature-scaled' if scaled else ''}"
+                           " (paired: seed s of both shares member 0; verdict by the 95% "
+                           "interval of each metric): " + "; ".join(parts) + ".")
     for score, name in (("auroc_entropy", "entropy"), ("auroc_mi", "mutual information")):
         vals = {t: s(t, "ood", score) for t in teachers}
         vals = {k: v for k, v in vals.items() if len(v.dropna())}
@@ -232,6 +255,10 @@ def findings(metrics: pd.DataFrame, order: list[str], *,
             ranked = sorted(vals, key=lambda k: -vals[k].mean())
             out.append(_best(f"Highest teacher OOD AUROC (natural OOD sets, {name} score)", ranked,
                              vals, higher_is_better=True) + ".")
+
+    floor_line = _ece_floor_line(raw, order)
+    if floor_line:
+        out.append(floor_line)
 
     noise = raw[(raw.split == "ood") & raw.dataset.isin(SYNTHETIC_OOD)
                 & (raw.metric == "auroc_entropy")]
