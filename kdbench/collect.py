@@ -15,7 +15,9 @@ seed for a labels-only student) and next to it ``convergence`` (`kdbench.train.c
 variant has its student's, a model without training curves "-"); ``curves.csv`` the
 per-epoch records of every trained network (``seed, model, member, epoch, metric, value``);
 ``transfer.csv`` per seed and distilled teacher the transfer set and the disagreement there is
-to distil on it; ``run_info.json`` describes the run. Rows are sorted, floats written with 10
+to distil on it; ``paired_examples.csv.gz`` the per-example variance of every paired difference
+of accuracy, NLL and Brier (`example_pairs`), which the report's two-level intervals add to the
+spread over seeds; ``run_info.json`` describes the run. Rows are sorted, floats written with 10
 significant digits, so equal runs give equal bytes.
 
 Provenance: every table ends with the ``suite_hash`` column (`suite_hash`, also in
@@ -100,6 +102,49 @@ def fidelity(models: list[ModelEntry], store: RunStore) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def example_pairs(models: list[ModelEntry], store: RunStore) -> pd.DataFrame:
+    """The per-example part of every paired difference the report can make: for each two
+    models of the same post-hoc group (uncalibrated models and compressed variants together;
+    each calibrator's variants apart), each labelled split family (id, corrupt, shift) and
+    each metric of `kdbench.evaluate.EXAMPLE_METRICS`, over the seeds both have (``seeds``):
+    with d_si = a_si − b_si the per-example difference in seed s (`examples.npz` of the
+    evaluate jobs; corrupt: per image, the mean over the corrupted splits) and d̄_i its mean over
+    the seeds, ``mean`` = mean_i d̄_i (the paired difference of the family means) and
+    ``var_example`` = the variance of d̄_i over the ``examples`` N (ddof = 1): the test-set
+    sampling variance of ``mean`` is ``var_example / N`` (`kdbench.report.stats.two_level`).
+    One row per unordered pair, ``model_a`` < ``model_b``."""
+    import numpy as np
+
+    vectors: dict[tuple[str, str, str, str], dict[int, np.ndarray]] = {}
+    for m in models:
+        path = store.job(m.eval_job).path / "examples.npz"
+        if not path.exists() or not store.is_done(m.eval_job):
+            continue
+        for key, v in store.job(m.eval_job).load_arrays("examples.npz").items():
+            variant, family, metric = key.split("/")
+            name, group = (m.model, "-") if variant == "-" else (f"{m.model}+{variant}", variant)
+            vectors.setdefault((group, family, metric, name), {})[m.seed] = v
+    rows = []
+    by_group: dict[tuple[str, str, str], list[str]] = {}
+    for group, family, metric, name in vectors:
+        by_group.setdefault((group, family, metric), []).append(name)
+    for (group, family, metric), names in by_group.items():
+        names = sorted(names)
+        for i, a in enumerate(names):
+            va = vectors[group, family, metric, a]
+            for b in names[i + 1:]:
+                vb = vectors[group, family, metric, b]
+                seeds = sorted(set(va) & set(vb))
+                if not seeds or len({len(va[s]) for s in seeds} | {len(vb[s]) for s in seeds}) != 1:
+                    continue
+                d = np.mean([va[s] - vb[s] for s in seeds], axis=0)
+                rows.append({"model_a": a, "model_b": b, "split": family, "metric": metric,
+                             "seeds": len(seeds), "examples": len(d), "mean": float(d.mean()),
+                             "var_example": float(d.var(ddof=1)) if len(d) > 1 else float("nan")})
+    return pd.DataFrame(rows, columns=["model_a", "model_b", "split", "metric", "seeds",
+                                       "examples", "mean", "var_example"])
+
+
 def _commit() -> str:
     """The git commit of the kdbench source (with '+dirty' for local changes), or 'unknown'."""
     import subprocess
@@ -173,6 +218,8 @@ def collect(suite: Suite, models: list[ModelEntry], store: RunStore,
     write_table(tables["histograms"], out_dir, "histograms", sort=ID_COLS[:2] + KEYS + ["quantity", "bin"])
     write_table(tables["risk_coverage"], out_dir, "risk_coverage", sort=ID_COLS[:2] + KEYS + ["coverage"])
     write_table(tables["fidelity"], out_dir, "fidelity", sort=["seed", "model", "reference"] + KEYS + ["metric"])
+    write_table(example_pairs(models, store), out_dir, "paired_examples",
+                sort=["model_a", "model_b", "split", "metric"])
     info_rows = []
     stage = {"train_teacher": 0.0, "transfer": 0.0, "train_student": 0.0, "evaluate": 0.0}
     train_info = {m.train_job: store.job(m.train_job).read_json("train_info.json")

@@ -79,6 +79,36 @@ def ood_metrics(pred_in: Prediction, pred_out: Prediction) -> list[Row]:
     return rows + mean_uncertainty(pred_out)
 
 
+EXAMPLE_METRICS = ("accuracy", "nll", "brier")
+
+
+def per_example(mean: np.ndarray, labels: np.ndarray) -> dict[str, np.ndarray]:
+    """The per-example terms whose means are accuracy, NLL and Brier (`kdbench.metrics`
+    conventions: NLL clamps at ``EPS``; Brier = Σ_k (p_k − y_k)²), float64 ``(N,)``."""
+    n = len(labels)
+    p = np.asarray(mean, dtype=np.float64)
+    p_true = p[np.arange(n), labels]
+    return {"accuracy": (p.argmax(1) == labels).astype(np.float64),
+            "nll": -np.log(np.clip(p_true, M.EPS, None)),
+            "brier": np.einsum("ij,ij->i", p, p) - 2 * p_true + 1}
+
+
+def family_examples(examples: dict[tuple[str, str], list[dict[str, np.ndarray]]]
+                    ) -> dict[str, np.ndarray]:
+    """``{"<variant>/<family>/<metric>": (N,) float64}``: per example, the mean over the
+    family's splits of `per_example` (``examples``: (variant, family) -> one dict per split).
+    The mean of such a vector is the family mean of the metric in ``metrics.csv`` (every split
+    weighted alike). Families whose splits differ in size (not the same images) are left out:
+    their examples cannot be matched."""
+    out = {}
+    for (variant, family), splits in examples.items():
+        if len({len(s["nll"]) for s in splits}) != 1:
+            continue
+        for metric in EXAMPLE_METRICS:
+            out[f"{variant}/{family}/{metric}"] = np.mean([s[metric] for s in splits], axis=0)
+    return out
+
+
 COVERAGE = np.round(np.linspace(0.05, 1.0, 20), 2)
 
 

@@ -23,8 +23,10 @@ mutual information of its samples on the validation split (multi-sample models),
   (`kdbench.compress`): ``variant.json`` (built or not, and why), a pruned variant's ``weights.pt``.
 * ``evaluate``: predicts every evaluation split and writes ``metrics.csv`` (long format;
   conformal sets calibrated on each variant's own validation predictions),
-  ``reliability.csv``, ``histograms.csv``, ``risk_coverage.csv`` and per-example
-  ``predictions.npz``.
+  ``reliability.csv``, ``histograms.csv``, ``risk_coverage.csv``, per-example
+  ``predictions.npz`` and ``examples.npz`` (per-example accuracy, NLL and Brier of every variant
+  and labelled split family, `kdbench.evaluate.family_examples`: what the report's two-level
+  intervals need).
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ from .config import ModelSpec
 from .data.splits import eval_splits, load_dataset
 from .data.transfer import transfer_set
 from .distill import METHODS
-from .evaluate import (BOOTSTRAP, HIST_BINS, N_BINS, histogram, labelled_metrics, ood_metrics,
+from .evaluate import (BOOTSTRAP, HIST_BINS, N_BINS, family_examples, histogram, per_example, labelled_metrics, ood_metrics,
                        risk_at_coverage, uncertainty_scores)
 from .metrics import accuracy, nll, reliability_bins
 from .models.cnn import count_parameters
@@ -278,6 +280,7 @@ def evaluate_predictor(predictor, ds, data, posthoc: list[str], out: JobDir, *,
     conformal_cal = {"-": (val_pred.mean(), val_y),
                      **{name: (c.transform(val_pred).mean(), val_y) for name, c in calibrators.items()}}
     rows, rel, hist, rc, arrays = [], [], [], [], {}
+    examples: dict[tuple[str, str], list[dict[str, np.ndarray]]] = {}
     id_preds: dict = {}
     predict_seconds, images = 0.0, 0
     log_k = float(np.log(ds.num_classes))
@@ -292,6 +295,8 @@ def evaluate_predictor(predictor, ds, data, posthoc: list[str], out: JobDir, *,
             if split.y is not None:
                 values = labelled_metrics(vpred, split.y.numpy(), conformal_cal[variant],
                                           n_boot=n_boot)
+                examples.setdefault((variant, split.split), []).append(
+                    per_example(vpred.mean(), split.y.numpy()))
                 if split.split == "id":
                     id_preds[variant] = vpred
             else:
@@ -321,6 +326,7 @@ def evaluate_predictor(predictor, ds, data, posthoc: list[str], out: JobDir, *,
     out.write_text("histograms.csv", pd.DataFrame(hist).to_csv(index=False))
     out.write_text("risk_coverage.csv", pd.DataFrame(rc).to_csv(index=False))
     out.save_arrays("predictions.npz", **arrays)
+    out.save_arrays("examples.npz", **family_examples(examples))
     out.write_json("eval_info.json", {
         "seconds": seconds, "images": images, "predict_seconds": predict_seconds,
         "ms_per_image": 1000 * predict_seconds / images, "device": str(devices.current()),

@@ -1,7 +1,7 @@
 """The collected results tables in ``results/<suite>/``: their file names, writing and reading.
 
 The per-split tables grow with models x splits (``metrics``, ``reliability``, ``histograms``,
-``risk_coverage``, ``fidelity``: about 1.5 M rows for the default suite) and are stored
+``risk_coverage``, ``fidelity``; ``paired_examples`` with pairs of models: 1.5 M rows for the default suite) and are stored
 gzip-compressed as ``<name>.csv.gz`` — pandas, ``zcat`` and spreadsheet tools read them as they
 are. The small per-model tables (``models``, ``curves``, ``transfer``) stay plain ``<name>.csv``
 so that they read on GitHub. gzip is written with mtime 0 and a fixed level, so the same table
@@ -18,7 +18,7 @@ import pandas as pd
 
 from .store import atomic_write_bytes
 
-COMPRESSED = ("metrics", "reliability", "histograms", "risk_coverage", "fidelity")
+COMPRESSED = ("metrics", "reliability", "histograms", "risk_coverage", "fidelity", "paired_examples")
 
 
 def table_path(folder: Path, name: str) -> Path:

@@ -29,6 +29,8 @@ REQUIRED = {
     "risk_coverage": ["seed", "model", "split", "dataset", "severity", "coverage", "risk"],
     "curves": ["seed", "model", "member", "epoch", "metric", "value"],
     "transfer": ["seed", "teacher", "transfer", "images", "mean_mi", "disagreement"],
+    "paired_examples": ["model_a", "model_b", "split", "metric", "seeds", "examples", "mean",
+                        "var_example"],
 }
 
 CONVENTIONS = (
@@ -145,6 +147,12 @@ def _optional(path: Path) -> pd.DataFrame | None:
         return None
     df = read_results(path)
     return None if df.empty else df
+
+
+def read_paired_examples(results: Path) -> pd.DataFrame | None:
+    """The per-example part of the paired differences (`kdbench.collect.example_pairs`), or
+    None for results without it (older runs): their intervals are then over seeds only."""
+    return _optional(table_path(results, "paired_examples"))
 
 
 def _run_description(info: dict, models_info: pd.DataFrame, mark: dict[str, str]) -> list[Block]:
@@ -315,8 +323,10 @@ def write_report(suite: str, results: Path, out: Path, *, failed: list[str] | No
     if fid is not None and fid.empty:
         fid = None
     transfer = _optional(results / "transfer.csv")
+    examples = read_paired_examples(results)
     check_suite_hash({"metrics": everything, "models": models_info, "fidelity": fid,
-                      "transfer": transfer}, allow_mixed=allow_mixed_suites)
+                      "transfer": transfer, "paired_examples": examples},
+                     allow_mixed=allow_mixed_suites)
     figures = out / "figures"
     written = write_figures(results, figures, formats=("png", "pdf"),
                             allow_mixed_suites=allow_mixed_suites, metrics=everything)
@@ -344,7 +354,7 @@ def write_report(suite: str, results: Path, out: Path, *, failed: list[str] | No
     elif missing:
         blocks += [Paragraph(f"**Missing results** for {', '.join(missing)} (a job failed or did "
                              "not run; their cells show —).")]
-    facts = findings(everything, order, not_converged=flags)
+    facts = findings(everything, order, not_converged=flags, examples=examples)
     if facts:
         blocks += [Heading("Findings"), Paragraph("Generated from the tables below; each "
                    "statement gives the numbers it rests on.")]
@@ -365,10 +375,15 @@ def write_report(suite: str, results: Path, out: Path, *, failed: list[str] | No
                Table(summary.display(mark=mark))]
     summary.write(tables_dir, "summary", caption=f"Summary of suite {suite}. " + CONVENTIONS + " " + spread)
 
-    pairs = paired_comparisons(everything, order)
+    pairs = paired_comparisons(everything, order, examples=examples)
     if not pairs.empty:
+        two = (pairs.interval == "seeds x examples").any()
         how = (f"paired over {int(pairs.n.max())} seeds: the per-seed difference student − "
-               "reference, mean and 95% Student-t interval; ▲ Holm-adjusted p < 0.05 (paired t, within one metric × reference kind) in the "
+               "reference, mean and 95% Student-t interval"
+               + ("; for accuracy and NLL the interval covers the test images too (two-level: "
+                  "variance over seeds / n + variance over examples / N, the test images being "
+                  "shared by every seed), for ECE and AUROC the seeds only" if two else "")
+               + "; ▲ Holm-adjusted p < 0.05 (paired t, within one metric × reference kind) in the "
                "student's favour, ▼ against it; no mark: no significant difference"
                if pairs.n.max() > 1 else "one seed: single-run differences, no interval and no "
                "seed-level claim")

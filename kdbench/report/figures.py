@@ -116,7 +116,8 @@ FOREST_SERIES = (("raw", "", "0.15", "o", 0.17),
 FOREST_ALPHA = 0.05  # filled marker: Holm-adjusted p below this
 
 
-def forest_figure(metrics: pd.DataFrame, key: Key, everything: pd.DataFrame | None = None
+def forest_figure(metrics: pd.DataFrame, key: Key, everything: pd.DataFrame | None = None,
+                  examples: pd.DataFrame | None = None
                   ) -> plt.Figure | None:
     """Paired per-seed differences student − labels-only baseline (left block) and student −
     teacher (right block), mean with its 95% t-interval, for `FOREST`: one row per student
@@ -125,13 +126,14 @@ def forest_figure(metrics: pd.DataFrame, key: Key, everything: pd.DataFrame | No
     Holm-adjusted paired-t p-value is below `FOREST_ALPHA`. The numbers are those of
     `paired_comparisons` (the report's paired table). ``everything``: the metrics with the
     post-hoc rows (posthoc "temperature"); without it (or without such rows) only the raw
-    markers are drawn."""
+    markers are drawn. ``examples``: the ``paired_examples`` results table (two-level
+    intervals where it has the pair, `paired_comparisons`)."""
     students = [m for m in key.models if key.method[m] != "teacher" and "+" not in m]
     if not students:
         return None
     cols = [(split, metric, title, hib, None) for split, metric, title, hib in FOREST]
     pairs = paired_comparisons(metrics if everything is None else everything, students,
-                               columns=cols)
+                               columns=cols, examples=examples)
     pairs = pairs[np.isfinite(pairs["mean"].to_numpy(dtype=float))]
     blocks = [k for k in ("labels-only", "teacher") if (pairs.reference_kind == k).any()]
     students = [s for s in students if s in set(pairs.student)]
@@ -567,7 +569,7 @@ def figure_tasks(results: Path, *, allow_mixed_suites: bool = False,
     ``metrics``: the directory's metrics table when the caller has read it already."""
     from ..errors import UserError
     from ..results_files import table_path
-    from . import check_suite_hash, read_results
+    from . import check_suite_hash, read_paired_examples, read_results
 
     if metrics is None:
         metrics = read_results(table_path(results, "metrics"))
@@ -584,7 +586,7 @@ def figure_tasks(results: Path, *, allow_mixed_suites: bool = False,
     key = make_key(metrics, model_order(metrics))
     sevs = severities(metrics)
     tasks: list[Task] = [
-        ("forest", forest_figure, (metrics, key, everything)),
+        ("forest", forest_figure, (metrics, key, everything, read_paired_examples(results))),
         ("reliability", reliability_figure, (rel, metrics, key)),
         ("metric_vs_severity", severity_figure, (metrics, key)),
         ("conformal", conformal_figure, (metrics, key)),

@@ -20,8 +20,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .stats import format_interval, paired_difference, paired_t_pvalue, seed_interval, verdict
-from .tables import (PAIRED_COLUMNS, REFERENCE_KINDS, SYNTHETIC_OOD, base_models, holm_verdicts,
+from .stats import format_interval, paired_difference, seed_interval, verdict
+from .tables import (PAIRED_COLUMNS, REFERENCE_KINDS, SEEDS_AND_EXAMPLES, SEEDS_ONLY,
+                     SYNTHETIC_OOD, ExampleVariance, base_models, holm_verdicts, paired_test,
                      identities, labels_only_baseline, paired_comparisons, per_seed, seed_series,
                      ts_name)
 
@@ -102,6 +103,10 @@ def _verdict_counts(sel: pd.DataFrame) -> str:
     return text + (f", {missing} without a test" if missing else "")
 
 
+def _two_level_note(g: pd.DataFrame) -> str:
+    return " and the test images" if (g.get("interval") == SEEDS_AND_EXAMPLES).all() else ""
+
+
 def _ece_floor_line(raw: pd.DataFrame, order: list[str]) -> str | None:
     """ID ECE against its noise floor (`kdbench.metrics.ece_noise_floor`, mean over seeds):
     the models whose ID ECE is at or below the ECE a perfectly calibrated model with their
@@ -120,7 +125,7 @@ def _ece_floor_line(raw: pd.DataFrame, order: list[str]) -> str | None:
 
 
 def _gap_lines(metrics: pd.DataFrame, raw: pd.DataFrame, ident: pd.DataFrame,
-               teachers: list[str]) -> list[str]:
+               teachers: list[str], ev: ExampleVariance) -> list[str]:
     """(i) the teacher / labels-only student gap: each teacher − the labels-only student in ID
     accuracy (raw) and temperature-scaled ID NLL (raw NLL where the suite has no TS rows),
     paired interval and Holm over the teachers."""
@@ -140,11 +145,10 @@ def _gap_lines(metrics: pd.DataFrame, raw: pd.DataFrame, ident: pd.DataFrame,
                     continue
                 a, b = t, base
             sa, sb = seed_series(ps_all, a, "id", metric), seed_series(ps_all, b, "id", metric)
-            mean, lo, hi, n = _diff(sa, sb)
-            if n:
+            test = paired_test(a, b, sa, sb, "id", metric, ev)
+            if test["n"]:
                 recs.append({"student": t, "ref": base, "column": label, "reference_kind": "gap",
-                             "higher_is_better": hib, "mean": mean, "lo": lo, "hi": hi, "n": n,
-                             "p": paired_t_pvalue(sa, sb), "scaled": a != t})
+                             "higher_is_better": hib, **test, "scaled": a != t})
         if not recs:
             continue
         g = holm_verdicts(pd.DataFrame(recs))
@@ -153,8 +157,8 @@ def _gap_lines(metrics: pd.DataFrame, raw: pd.DataFrame, ident: pd.DataFrame,
         else:
             what = "ID NLL (raw: no temperature-scaled rows)"
         n = int(g.n.max())
-        how = (f"paired over {n} seeds, Holm over {int(g.family_size.iloc[0])} teachers"
-               if n > 1 else "one seed: no seed-level claim")
+        how = (f"paired over {n} seeds{_two_level_note(g)}, Holm over "
+               f"{int(g.family_size.iloc[0])} teachers" if n > 1 else "one seed: no seed-level claim")
         cells = "; ".join(f"{t} {format_interval(m, lo, hi, signed=True)}"
                           + ({"better": " (teacher better)", "worse": " (teacher worse)"}.get(v, "")
                              if n > 1 else "")
@@ -164,11 +168,15 @@ def _gap_lines(metrics: pd.DataFrame, raw: pd.DataFrame, ident: pd.DataFrame,
 
 
 def findings(metrics: pd.DataFrame, order: list[str], *,
-             not_converged: dict[str, list[int]] | None = None) -> list[str]:
+             not_converged: dict[str, list[int]] | None = None,
+             examples: pd.DataFrame | None = None) -> list[str]:
     """The findings of a suite, in ``order``. ``metrics``: the raw models' rows and, where the
     fair (temperature-scaled) comparisons should be made, the post-hoc rows too (posthoc
     "temperature"); other post-hoc rows are ignored. Every verdict on a student is that of
-    `paired_comparisons` (Holm within each metric x reference kind, family size stated)."""
+    `paired_comparisons` (Holm within each metric x reference kind, family size stated), with
+    two-level intervals (seeds x test examples) where ``examples`` (the ``paired_examples``
+    results table) has the pair."""
+    ev = ExampleVariance(examples)
     raw = base_models(metrics)
     ident = identities(raw)
     teachers = [m for m in order if m in ident.index and ident.at[m, "role"] == "teacher"]
@@ -176,7 +184,7 @@ def findings(metrics: pd.DataFrame, order: list[str], *,
     ps = per_seed(raw)
     n_seeds = raw.seed.nunique()
     fcols = [(sp, m, label, hib, None) for sp, m, label, hib in FINDING_COLUMNS]
-    pairs = paired_comparisons(metrics, order, columns=fcols)
+    pairs = paired_comparisons(metrics, order, columns=fcols, examples=examples)
     has_ts = (pairs.reference_kind == "labels-only (TS)").any()
     out: list[str] = []
 
@@ -184,7 +192,7 @@ def findings(metrics: pd.DataFrame, order: list[str], *,
         return seed_series(ps, model, split, metric)
 
     # (i) the teacher / student gap
-    out += _gap_lines(metrics, raw, ident, teachers)
+    out += _gap_lines(metrics, raw, ident, teachers, ev)
     # (ii) what distillation gives beyond temperature-scaling the small model
     ts = pairs[pairs.reference_kind == "labels-only (TS)"]
     if has_ts and n_seeds > 1:
@@ -239,15 +247,18 @@ def findings(metrics: pd.DataFrame, order: list[str], *,
             for split, name in (("id", "in distribution"), ("corrupt", "corruptions (mean)"),
                                 ("shift", "natural shift")):
                 for metric in ("nll", "ece"):
-                    d = _diff(seed_series(ps_all, a, split, metric),
-                              seed_series(ps_all, b, split, metric))
-                    if d[3]:
-                        parts.append(_claim("ensemble", "single", f"{metric.upper()} {name}", d,
+                    t = paired_test(a, b, seed_series(ps_all, a, split, metric),
+                                    seed_series(ps_all, b, split, metric), split, metric, ev)
+                    if t["n"]:
+                        mark = "" if t["interval"] == SEEDS_ONLY else "ˣ"
+                        parts.append(_claim("ensemble", "single", f"{metric.upper()} {name}{mark}",
+                                            (t["mean"], t["lo"], t["hi"], t["n"]),
                                             higher_is_better=False))
             if parts:
                 out.append(f"Ensemble vs single network{', both temperature-scaled' if scaled else ''}"
                            " (paired: seed s of both shares member 0; verdict by the 95% "
-                           "interval of each metric): " + "; ".join(parts) + ".")
+                           "interval of each metric, ˣ over seeds and test images, else over "
+                           "seeds): " + "; ".join(parts) + ".")
     for score, name in (("auroc_entropy", "entropy"), ("auroc_mi", "mutual information")):
         vals = {t: s(t, "ood", score) for t in teachers}
         vals = {k: v for k, v in vals.items() if len(v.dropna())}

@@ -16,6 +16,17 @@ Conventions
 * ``paired_t_pvalue``: the two-sided p-value of the paired t-test of the same differences,
   ``t = mean / (sd / sqrt(n))`` on ``n − 1`` degrees of freedom (as ``scipy.stats.ttest_rel``);
   with fewer than two seeds there is no test (NaN).
+* ``two_level``: a paired difference whose uncertainty has two sources — the seeds (which
+  networks were trained) and the test images (which examples were drawn; every seed and every
+  corrupted split reuse the same test images, so this part does not average out over seeds).
+  Variance of the mean difference = ``sd_seed² / n + var_example / N``: the first term from the
+  per-seed differences as in ``paired_difference``; the second from the per-example
+  differences averaged over the seeds, ``var_example`` their variance over the ``N`` examples
+  (`kdbench.collect.example_pairs`). Interval ``mean ± t_{0.975, n-1} · se`` and the
+  two-sided t p-value on ``n − 1`` degrees of freedom. The report uses it wherever the metric is
+  a mean over examples (accuracy, NLL, Brier of the ID, corruption and shift families) and the
+  results hold the per-example part; elsewhere (ECE, OOD AUROC: not means over examples) the
+  interval is over seeds only, and the tables say which.
 * ``holm``: Holm–Bonferroni adjusted p-values over one *family* of statements. The report's
   families are one metric (column) x one reference kind ("labels-only", "labels-only (TS)",
   "teacher", "teacher (TS)"): all students compared with that reference on that metric.
@@ -106,6 +117,29 @@ def _t_pvalue(diff: np.ndarray) -> float:
         return 0.0 if mean != 0 else 1.0
     t = mean / (sd / np.sqrt(n))
     return float(2 * stats.t.sf(abs(t), n - 1))
+
+
+def two_level(a_by_seed: Mapping[int, float] | pd.Series, b_by_seed: Mapping[int, float] | pd.Series,
+              var_example: float, n_examples: int, *, level: float = LEVEL
+              ) -> tuple[float, float, float, int, float]:
+    """``(mean, lo, hi, n, p)`` of the paired difference ``a − b`` over seeds and test
+    examples (module docstring, ``two_level``): the seed part from the per-seed values, the
+    example part ``var_example / n_examples``. With one seed, or a non-finite example part,
+    the interval and p-value are those of `paired_difference` / `paired_t_pvalue` alone
+    (NaN with one seed)."""
+    a, b = pd.Series(a_by_seed, dtype=float), pd.Series(b_by_seed, dtype=float)
+    common = a.index.intersection(b.index)
+    diff = _finite((a.loc[common] - b.loc[common]).to_numpy())
+    n = int(diff.size)
+    if n < 2 or not (np.isfinite(var_example) and n_examples > 0):
+        mean, lo, hi, n = seed_interval(diff, level=level)
+        return mean, lo, hi, n, _t_pvalue(diff)
+    mean = float(diff.mean())
+    se = float(np.sqrt(diff.var(ddof=1) / n + var_example / n_examples))
+    if se == 0:
+        return mean, mean, mean, n, (0.0 if mean != 0 else 1.0)
+    half = float(stats.t.ppf((1 + level) / 2, n - 1) * se)
+    return mean, mean - half, mean + half, n, float(2 * stats.t.sf(abs(mean) / se, n - 1))
 
 
 def holm(pvalues: Iterable[float]) -> np.ndarray:

@@ -20,7 +20,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .stats import format_interval, holm, paired_difference, paired_t_pvalue, seed_interval, verdict
+from .stats import (format_interval, holm, paired_difference, paired_t_pvalue, seed_interval,
+                    two_level, verdict)
 
 ORDER_ROLE = {"teacher": 0, "student": 1}
 SYNTHETIC_OOD = ("noise",)
@@ -336,7 +337,38 @@ TS = "temperature"  # the post-hoc calibrator of the fair ("TS") comparisons
 REFERENCE_KINDS = (("labels-only", "baseline", False), ("labels-only (TS)", "baseline", True),
                    ("teacher", "teacher", False), ("teacher (TS)", "teacher", True))
 PAIRED_FRAME = ["student", "reference", "kind", "reference_kind", "column", "higher_is_better",
-                "mean", "lo", "hi", "n", "p", "p_holm", "family_size", "verdict"]
+                "mean", "lo", "hi", "n", "interval", "p", "p_holm", "family_size", "verdict"]
+SEEDS_AND_EXAMPLES, SEEDS_ONLY = "seeds x examples", "seeds"
+
+
+class ExampleVariance:
+    """Lookup of the per-example part of paired differences (``paired_examples`` results
+    table, `kdbench.collect.example_pairs`); empty without one."""
+
+    def __init__(self, examples: pd.DataFrame | None) -> None:
+        self.table: dict[tuple[str, str, str, str], tuple[float, int]] = {}
+        if examples is not None and not examples.empty:
+            for r in examples.itertuples(index=False):
+                self.table[(r.model_a, r.model_b, r.split, r.metric)] = (float(r.var_example),
+                                                                         int(r.examples))
+
+    def get(self, a: str, b: str, split: str, metric: str) -> tuple[float, int] | None:
+        """``(var_example, N)`` of the difference a − b on ``split``'s family, or None."""
+        key = (min(a, b), max(a, b), split, metric)
+        return self.table.get(key)
+
+
+def paired_test(a_model: str, b_model: str, a: pd.Series, b: pd.Series, split: str, metric: str,
+                examples: ExampleVariance) -> dict:
+    """``mean, lo, hi, n, p`` and ``interval`` of one paired comparison: `two_level` (seeds x
+    examples) where ``examples`` holds the per-example part, else over seeds only."""
+    ev = examples.get(a_model, b_model, split, metric)
+    if ev is not None and np.isfinite(ev[0]):
+        mean, lo, hi, n, p = two_level(a, b, ev[0], ev[1])
+        how = SEEDS_AND_EXAMPLES if n > 1 else SEEDS_ONLY  # one seed: no interval at all
+    else:
+        (mean, lo, hi, n), p, how = paired_difference(a, b), paired_t_pvalue(a, b), SEEDS_ONLY
+    return {"mean": mean, "lo": lo, "hi": hi, "n": n, "interval": how, "p": p}
 
 
 def ts_name(model: str) -> str:
@@ -346,8 +378,8 @@ def ts_name(model: str) -> str:
 
 
 def paired_comparisons(metrics: pd.DataFrame, order: list[str],
-                       columns: list[tuple[str, str, str, bool, str | None]] | None = None
-                       ) -> pd.DataFrame:
+                       columns: list[tuple[str, str, str, bool, str | None]] | None = None,
+                       examples: pd.DataFrame | None = None) -> pd.DataFrame:
     """Every student of ``order`` against four references, per comparison of ``columns``
     (default `paired_columns`): the labels-only student of its architecture and its own
     teacher, each raw and temperature-scaled (`REFERENCE_KINDS`). A temperature-scaled ("TS")
@@ -355,8 +387,11 @@ def paired_comparisons(metrics: pd.DataFrame, order: list[str],
     calibrated on its own validation split); it is absent where ``metrics`` has no such rows
     (e.g. when only `base_models` are passed).
 
-    Per comparison: the paired per-seed difference student − reference
-    (`paired_difference`), the two-sided paired-t p-value ``p`` (`paired_t_pvalue`), its
+    Per comparison: the paired difference student − reference with its interval and
+    two-sided t p-value ``p`` — over seeds and test examples (`two_level`, ``interval`` "seeds
+    x examples") where ``examples`` (the ``paired_examples`` results table) holds the
+    per-example part of the pair, else over seeds only (`paired_difference`,
+    `paired_t_pvalue`; ``interval`` "seeds") —, its
     Holm–Bonferroni adjustment ``p_holm`` within the family (one ``column`` x one
     ``reference_kind``: every student compared with that kind of reference on that metric)
     of ``family_size`` tests, and the `verdict` at ``p_holm < 0.05`` (with one seed: no test,
@@ -365,8 +400,9 @@ def paired_comparisons(metrics: pd.DataFrame, order: list[str],
     Long format: ``student`` (the raw student's name, also for TS rows), ``reference`` (the
     model compared, e.g. ``small-none+temperature``), ``kind`` ("baseline" | "teacher"),
     ``reference_kind`` ("labels-only", "labels-only (TS)", "teacher", "teacher (TS)"),
-    ``column``, ``higher_is_better``, ``mean, lo, hi, n``, ``p, p_holm, family_size``,
-    ``verdict``."""
+    ``column``, ``higher_is_better``, ``mean, lo, hi, n``, ``interval``, ``p, p_holm,
+    family_size``, ``verdict``."""
+    ev = ExampleVariance(examples)
     if "posthoc" in metrics.columns:
         ph = metrics.posthoc.astype(str)
         raw, scaled = metrics[ph == "-"], metrics[ph == TS]
@@ -406,10 +442,10 @@ def paired_comparisons(metrics: pd.DataFrame, order: list[str],
                 continue
             for split, metric, label, hib, dataset in cols:
                 a, b = series(a_model, split, metric, dataset), series(ref, split, metric, dataset)
-                mean, lo, hi, n = paired_difference(a, b)
+                test = paired_test(a_model, ref, a, b, split, metric,
+                                   ev if dataset is None else ExampleVariance(None))
                 rows.append({"student": s, "reference": ref, "kind": kind, "reference_kind": rkind,
-                             "column": label, "higher_is_better": hib, "mean": mean, "lo": lo,
-                             "hi": hi, "n": n, "p": paired_t_pvalue(a, b)})
+                             "column": label, "higher_is_better": hib, **test})
     pairs = pd.DataFrame(rows, columns=PAIRED_FRAME[:-3])
     return holm_verdicts(pairs)
 
