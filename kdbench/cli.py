@@ -46,6 +46,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     return _run_and_report(suite, _workdir(args.workdir), args)
 
 
+def _failure_summary(report) -> str:
+    """'N job(s) failed, M skipped (failed: k evaluate, ...); first failure: <label: Error:
+    message>'."""
+    from collections import Counter
+
+    kinds = Counter(job_id.split("-", 1)[0] for job_id in report.failed)
+    first = next(iter(report.failed.values()), "none")
+    return (f"{len(report.failed)} job(s) failed, {len(report.skipped)} skipped (failed: "
+            + ", ".join(f"{n} {kind}" for kind, n in kinds.most_common())
+            + f"); first failure: {first}")
+
+
 def _run_and_report(suite, wd: Path, args: argparse.Namespace, only: set[str] | None = None) -> int:
     """Run the jobs of ``suite`` (or only the jobs of the models named in ``only`` and their
     dependencies), collect results, update the leaderboard, write the report."""
@@ -79,7 +91,13 @@ def _run_and_report(suite, wd: Path, args: argparse.Namespace, only: set[str] | 
                       workers=args.workers, scheduler=args.scheduler, plugins=args.plugin)
     t1 = time.perf_counter()
     results = wd / "results" / suite.name
-    collect(suite, models, store, results)
+    tables = collect(suite, models, store, results)
+    if tables["metrics"].empty:  # every evaluate job failed or was skipped: nothing to report
+        for reason in report.failed.values():
+            print(f"kdbench: job failed: {reason}", file=sys.stderr)
+        print(f"kdbench: no evaluate job finished, so there are no results, leaderboard or report; "
+              f"{_failure_summary(report)}", file=sys.stderr)
+        return 1
     board = update_leaderboard(wd, suite.name, results)
     t2 = time.perf_counter()
     path: Path | str = "not written (--no-report)"
@@ -99,8 +117,8 @@ def _run_and_report(suite, wd: Path, args: argparse.Namespace, only: set[str] | 
     if report.failed:
         for reason in report.failed.values():
             print(f"kdbench: job failed: {reason}", file=sys.stderr)
-        print(f"kdbench: {len(report.failed)} job(s) failed, {len(report.skipped)} skipped; "
-              f"the report marks their cells as missing: {path}", file=sys.stderr)
+        print(f"kdbench: {_failure_summary(report)}; the report marks their cells as missing: "
+              f"{path}", file=sys.stderr)
         return 1
     print(f"kdbench: results in {results}; leaderboard: {wd / 'LEADERBOARD.md'}; report: {path}")
     return 0
