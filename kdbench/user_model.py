@@ -109,7 +109,7 @@ def evaluate_model(model: nn.Module | Callable[[torch.Tensor], Prediction], *,
     """
     from .collect import collect
     from .config import check_name, load_suite
-    from .data.splits import load_dataset
+    from .data.splits import check_files, load_dataset
     from .jobs import data_config, evaluate_predictor
     from .plan import _plain, plan
     from .report.leaderboard import update_leaderboard
@@ -117,6 +117,7 @@ def evaluate_model(model: nn.Module | Callable[[torch.Tensor], Prediction], *,
     check_name("user model", name)
     s = load_suite(suite)
     data = _plain(s.data)
+    check_files(s.data)
     ds = load_dataset(s.data.dataset, s.data.split, s.data.split_seed)
     if isinstance(model, nn.Module):
         net = copy.deepcopy(model).eval()  # the caller's module is not moved or changed

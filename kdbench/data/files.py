@@ -15,13 +15,16 @@ that builds only plain containers, strings, numbers and NumPy arrays, so a file 
 cannot run code. **Checks** (`check_md5`): the published MD5 of a file is checked only when the
 file holds as many images as the official release ("full size"); smaller files in the same
 format (the tests' fakes, a user's subset) are accepted. Shapes, dtypes and label ranges are
-checked on every load by the readers.
+checked on every load by the readers, with the same functions that
+`kdbench.data.splits.check_files` calls before a run: a check that fails raises one `UserError`
+line; `Problems` collects them, so that every problem of the files is reported at once.
 """
 
 from __future__ import annotations
 
 import os
 import pickle
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -52,17 +55,61 @@ def data_root() -> tuple[Path, str]:
             f"the default ./{DEFAULT_ROOT} (neither --data-dir nor {ENV} was given)")
 
 
+class MissingFile(UserError):
+    """`require`'s error: the data file ``relative`` (under the data root) is missing."""
+
+    def __init__(self, message: str, relative: str) -> None:
+        super().__init__(message)
+        self.relative = relative
+
+    def __reduce__(self):  # crosses process boundaries (worker errors) intact
+        return (MissingFile, (str(self), self.relative))
+
+
 def require(relative: str, *, url: str, what: str) -> Path:
-    """The absolute path of ``relative`` under the data root; `UserError` when it is missing.
+    """The absolute path of ``relative`` under the data root; `MissingFile` (a `UserError`)
+    when it is missing.
 
     ``what`` names the data set (e.g. "CIFAR-10"), ``url`` where its official archive is
     published."""
     root, source = data_root()
     path = root / relative
     if not path.is_file():
-        raise UserError(f"{what} file {relative} not found: looked for {path} (data root from "
-                        f"{source}); get it from {url}")
+        raise MissingFile(f"{what} file {relative} not found: looked for {path} (data root from "
+                          f"{source}); get it from {url}", relative)
     return path
+
+
+class Problems:
+    """The one-line problems found by checks that raise `UserError` (`run`), each once, in
+    the order found. A `MissingFile` whose file is in ``missing`` (already reported) is not
+    repeated."""
+
+    def __init__(self, missing: set[str] | None = None) -> None:
+        self.lines: list[str] = []
+        self.missing: set[str] = set(missing or ())
+
+    def run(self, check, *args: Any, **kwargs: Any) -> Any:
+        """``check(*args, **kwargs)``; on `UserError` its message is recorded and None returned."""
+        try:
+            return check(*args, **kwargs)
+        except MissingFile as e:
+            if e.relative not in self.missing:
+                self.missing.add(e.relative)
+                self.lines.append(str(e))
+        except UserError as e:
+            if str(e) not in self.lines:
+                self.lines.append(str(e))
+        return None
+
+    def __bool__(self) -> bool:
+        return bool(self.lines)
+
+
+def stamp(path: Path) -> tuple[str, int, int]:
+    """``(path, size, mtime_ns)``: a cache key that changes when the file is rewritten."""
+    st = path.stat()
+    return str(path), st.st_size, st.st_mtime_ns
 
 
 class _ArrayUnpickler(pickle.Unpickler):
@@ -104,24 +151,42 @@ def check_md5(path: Path, *, n: int, full_n: int, expected: str | None, url: str
     ``full_n`` images (``n`` found); smaller files are not checked (see the module doc)."""
     if expected is None or n != full_n:
         return
-    found = md5(path)
+    found = _md5_of(stamp(path))
     if found != expected:
         raise UserError(f"{path} has {n} images like the published file but MD5 {found}, "
                         f"expected {expected}: the file is corrupt or altered; get it again "
                         f"from {url}")
 
 
+@lru_cache(maxsize=64)
+def _md5_of(key: tuple[str, int, int]) -> str:
+    """MD5 of the file ``key[0]``, cached per `stamp` (the check before a run and the readers
+    in the same process hash a file once)."""
+    return md5(Path(key[0]))
+
+
+def check_layout(path: Path, name: str, found_shape: tuple[int, ...], found_dtype: Any, *,
+                 dtype: Any = None, shape: tuple[int | None, ...]) -> None:
+    """Check a field's shape and dtype as read from a file's header (no data read): ``shape``
+    with None for any size; ``dtype`` when given. One-line `UserError` naming the file and the
+    field otherwise."""
+    if dtype is not None and str(found_dtype) != str(np.dtype(dtype)):
+        raise UserError(f"{path}: {name} has dtype {found_dtype}, expected {np.dtype(dtype)}")
+    if len(found_shape) != len(shape) or any(s is not None and s != d
+                                             for s, d in zip(shape, found_shape)):
+        want = "×".join("N" if s is None else str(s) for s in shape)
+        raise UserError(f"{path}: {name} has shape {'×'.join(map(str, found_shape))}, "
+                        f"expected {want}")
+
+
 def check_array(path: Path, name: str, a: Any, *, dtype: type | None = None,
                 shape: tuple[int | None, ...]) -> np.ndarray:
     """``a`` as an array with ``shape`` (None = any size) and, when given, ``dtype``; one-line
-    `UserError` naming the file and the field otherwise."""
+    `UserError` naming the file and the field otherwise (`check_layout`). A memory-mapped
+    array is checked without reading its data."""
     if not isinstance(a, np.ndarray):
         a = np.asarray(a)
-    if dtype is not None and a.dtype != dtype:
-        raise UserError(f"{path}: {name} has dtype {a.dtype}, expected {np.dtype(dtype)}")
-    if a.ndim != len(shape) or any(s is not None and s != d for s, d in zip(shape, a.shape)):
-        want = "×".join("N" if s is None else str(s) for s in shape)
-        raise UserError(f"{path}: {name} has shape {'×'.join(map(str, a.shape))}, expected {want}")
+    check_layout(path, name, a.shape, a.dtype, dtype=dtype, shape=shape)
     return a
 
 

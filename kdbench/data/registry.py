@@ -44,6 +44,19 @@ def needs(*relative: str, url: str, what: str) -> Callable[[F], F]:
     return deco
 
 
+def checked_by(check: Callable) -> Callable[[F], F]:
+    """Decorator attaching ``check(problems, **options)`` to a factory: every check of its
+    files that needs only the files (shapes, dtypes, label ranges, MD5s, sizes), each problem
+    recorded in ``problems`` (`kdbench.data.files.Problems`) rather than raised, so that
+    `kdbench.data.splits.check_files` reports them all before a run. Options by role: a data
+    set's check takes ``split``, a corrupted set's ``corruptions`` and ``n`` (images per
+    severity), shift and OOD sets' none."""
+    def deco(fn: F) -> F:
+        fn.check = check  # type: ignore[attr-defined]
+        return fn
+    return deco
+
+
 def dataset_family(dataset: str) -> str | None:
     """The family of the registered data set ``dataset`` (None when unmarked)."""
     return getattr(DATASETS.get(dataset), "family", None)

@@ -20,10 +20,11 @@ from functools import lru_cache
 
 import torch
 
+from ..errors import UserError
 from .corruptions import corrupt
 from .images import to_float, to_uint8
 from .mnist5k import DatasetSplits
-from .files import data_root, require
+from .files import Problems, data_root, require
 from .registry import CORRUPTED_SETS, DATASETS, OOD_SETS, SHIFT_SETS
 
 
@@ -55,21 +56,67 @@ def _load_dataset(dataset: str, split: tuple[int, int, int], split_seed: int, ro
 
 
 def check_files(data) -> None:
-    """Check that every file the `kdbench.config.DataConfig` ``data`` reads exists under the
-    data root (`kdbench.data.files.require`: one-line `UserError` naming the first missing
-    one), and that a data set read from files holds the images its ``split`` asks for, so that a
-    run stops before it starts rather than in every job."""
-    needed = [getattr(DATASETS.get(data.dataset), "files", ())]
-    needed += [getattr(SHIFT_SETS.get(n), "files", ()) for n in data.shift]
-    needed += [getattr(OOD_SETS.get(n), "files", ()) for n in data.ood]
+    """Run, before the first job, every check of the files that the `kdbench.config.DataConfig`
+    ``data`` reads that needs only the files: that each exists under the data root
+    (`kdbench.data.files.require`), then each reader's own checks
+    (`kdbench.data.registry.checked_by`: shapes, dtypes, label ranges, MD5s of full-size
+    files, CIFAR-10-C against the test set, CIFAR-10.1's lengths) and the split sizes the suite
+    asks for. All problems are reported together in one `UserError`, one line each (file, what
+    was expected, what was found).
+
+    Missing files: one line per file, but one for a whole missing folder (its first file) and
+    one when the data root itself does not exist; the content checks skip missing files."""
     corrupted = getattr(data, "corrupted", "")
-    if corrupted and hasattr(CORRUPTED_SETS.get(corrupted), "files_for"):
-        needed += [CORRUPTED_SETS.get(corrupted).files_for(n) for n in data.corruptions]
-    for group in needed:
-        for relative, url, what in group:
+    entries = [(DATASETS.get(data.dataset), {"split": tuple(data.split)})]
+    if corrupted:
+        entries.append((CORRUPTED_SETS.get(corrupted),
+                        {"corruptions": tuple(data.corruptions),
+                         "n": min(data.corrupt_n, data.split[2])}))
+    entries += [(SHIFT_SETS.get(n), {}) for n in data.shift]
+    entries += [(OOD_SETS.get(n), {}) for n in data.ood]
+    needed: list[tuple[str, str, str]] = []
+    for fn, kw in entries:
+        group = list(getattr(fn, "files", ()))
+        if hasattr(fn, "files_for"):
+            group += [f for name in kw["corruptions"] for f in fn.files_for(name)]
+        needed += [f for f in group if f not in needed]
+    if needed and not data_root()[0].is_dir():
+        relative, url, what = needed[0]
+        try:
             require(relative, url=url, what=what)
-    if needed[0]:  # read from files: a split larger than the files fails here, once
-        load_dataset(data.dataset, data.split, data.split_seed)
+        except UserError as e:
+            raise UserError(f"{e}; the data root itself does not exist") from None
+    problems = _missing(needed)
+    for fn, kw in entries:
+        if hasattr(fn, "check"):
+            fn.check(problems, **kw)
+    if getattr(entries[0][0], "files", ()) and not hasattr(entries[0][0], "check"):
+        # a data set read from files without its own check (a plugin's): load it, so that a
+        # split larger than the files fails here, once
+        problems.run(load_dataset, data.dataset, data.split, data.split_seed)
+    if problems:
+        raise UserError("\n".join(problems.lines))
+
+
+def _missing(needed: list[tuple[str, str, str]]) -> Problems:
+    """The missing files among ``needed`` ((relative path, url, what) each), one line per file
+    or per missing folder; all of them are marked as reported."""
+    problems = Problems()
+    root = data_root()[0]
+    for relative, url, what in needed:
+        folder = relative.rsplit("/", 1)[0] if "/" in relative else ""
+        if folder and not (root / folder).is_dir():
+            if any(m.startswith(folder + "/") for m in problems.missing):
+                problems.missing.add(relative)
+                continue
+            try:
+                require(relative, url=url, what=what)
+            except UserError as e:
+                problems.lines.append(f"{e} (the folder {folder}/ is missing)")
+                problems.missing.add(relative)
+            continue
+        problems.run(require, relative, url=url, what=what)
+    return problems
 
 
 def eval_splits(data) -> tuple[EvalSplit, ...]:
