@@ -17,11 +17,16 @@ from kdbench.store import RunStore
 def test_two_level_adds_the_example_variance_to_the_seed_variance():
     a, b = pd.Series({0: 0.10, 1: 0.12, 2: 0.15}), pd.Series({0: 0.13, 1: 0.14, 2: 0.16})
     d = (a - b).to_numpy()
-    mean, lo, hi, n, p = two_level(a, b, var_example=0.04, n_examples=1000)
-    se = np.sqrt(d.var(ddof=1) / 3 + 0.04 / 1000)
+    A, B = d.var(ddof=1) / 3, 0.4 / 1000  # the example part dominates
+    se, df = np.sqrt(A + B), (A + B) ** 2 / (A**2 / 2 + B**2 / 999)
+    mean, lo, hi, n, p = two_level(a, b, var_example=0.4, n_examples=1000)
     assert (mean, n) == (pytest.approx(d.mean()), 3)
-    assert hi - mean == pytest.approx(st.t.ppf(0.975, 2) * se)
-    assert p == pytest.approx(2 * st.t.sf(abs(d.mean()) / se, 2))
+    assert 2 < df < 2 + 999
+    assert hi - mean == pytest.approx(st.t.ppf(0.975, df) * se)
+    assert p == pytest.approx(2 * st.t.sf(abs(d.mean()) / se, df))
+    # a small, well-estimated example part never narrows the seed interval
+    small = two_level(a, b, var_example=0.001, n_examples=1000)
+    assert small[1:3] == pytest.approx(paired_difference(a, b)[1:3])
     # without an example part it is the paired t-interval and test
     m0, lo0, hi0, n0, p0 = two_level(a, b, var_example=0.0, n_examples=1000)
     assert (m0, lo0, hi0, n0) == pytest.approx(paired_difference(a, b))
@@ -30,6 +35,13 @@ def test_two_level_adds_the_example_variance_to_the_seed_variance():
     # one seed: no interval, NaN p, as paired_difference
     one = two_level(a[:1], b[:1], 0.04, 1000)
     assert np.isnan(one[1]) and np.isnan(one[4]) and one[3] == 1
+
+
+def test_satterthwaite_degrees_of_freedom():
+    from kdbench.report.stats import satterthwaite_df
+    assert satterthwaite_df(1.0, 2, 0.0, 999) == pytest.approx(2)      # seeds only
+    assert satterthwaite_df(0.0, 2, 1.0, 999) == pytest.approx(999)    # examples only
+    assert satterthwaite_df(1.0, 2, 1.0, 2) == pytest.approx(4)        # two equal parts
 
 
 def test_per_example_terms_average_to_the_metrics(rng):

@@ -22,8 +22,14 @@ Conventions
   Variance of the mean difference = ``sd_seed² / n + var_example / N``: the first term from the
   per-seed differences as in ``paired_difference``; the second from the per-example
   differences averaged over the seeds, ``var_example`` their variance over the ``N`` examples
-  (`kdbench.collect.example_pairs`). Interval ``mean ± t_{0.975, n-1} · se`` and the
-  two-sided t p-value on ``n − 1`` degrees of freedom. The report uses it wherever the metric is
+  (`kdbench.collect.example_pairs`). Interval ``mean ± t_{0.975, ν} · se`` and the two-sided
+  t p-value on ν degrees of freedom, ν the Welch–Satterthwaite value for a sum of two variance
+  estimates, ``ν = (A + B)² / (A²/(n − 1) + B²/(N − 1))`` with ``A = sd_seed²/n``,
+  ``B = var_example/N`` (Satterthwaite 1946): ν = n − 1 when the seeds dominate, up to
+  n − 1 + N − 1 when the examples do. The interval is never narrower, nor the p-value
+  smaller, than those of the seed part alone (`paired_difference`): with few seeds the larger
+  ν of an added, well-estimated example part could otherwise shrink the t quantile more than
+  the part widens the standard error. The report uses it wherever the metric is
   a mean over examples (accuracy, NLL, Brier of the ID, corruption and shift families) and the
   results hold the per-example part; elsewhere (ECE, OOD AUROC: not means over examples) the
   interval is over seeds only, and the tables say which.
@@ -135,11 +141,23 @@ def two_level(a_by_seed: Mapping[int, float] | pd.Series, b_by_seed: Mapping[int
         mean, lo, hi, n = seed_interval(diff, level=level)
         return mean, lo, hi, n, _t_pvalue(diff)
     mean = float(diff.mean())
-    se = float(np.sqrt(diff.var(ddof=1) / n + var_example / n_examples))
+    a_part, b_part = float(diff.var(ddof=1)) / n, float(var_example) / n_examples
+    se = float(np.sqrt(a_part + b_part))
     if se == 0:
         return mean, mean, mean, n, (0.0 if mean != 0 else 1.0)
-    half = float(stats.t.ppf((1 + level) / 2, n - 1) * se)
-    return mean, mean - half, mean + half, n, float(2 * stats.t.sf(abs(mean) / se, n - 1))
+    df = satterthwaite_df(a_part, n - 1, b_part, n_examples - 1)
+    q = (1 + level) / 2
+    # never narrower, nor its p-value smaller, than the seed part alone on n − 1 df
+    half = max(float(stats.t.ppf(q, df) * se), float(stats.t.ppf(q, n - 1) * np.sqrt(a_part)))
+    p = max(float(2 * stats.t.sf(abs(mean) / se, df)), _t_pvalue(diff))
+    return mean, mean - half, mean + half, n, p
+
+
+def satterthwaite_df(a: float, df_a: int, b: float, df_b: int) -> float:
+    """Welch–Satterthwaite degrees of freedom of ``a + b``, two independent variance estimates
+    on ``df_a`` and ``df_b`` degrees of freedom: ``(a + b)² / (a²/df_a + b²/df_b)``."""
+    den = (a * a / df_a if df_a > 0 else 0.0) + (b * b / df_b if df_b > 0 else 0.0)
+    return float((a + b) ** 2 / den) if den > 0 else float(max(df_a, 1))
 
 
 def holm(pvalues: Iterable[float]) -> np.ndarray:
