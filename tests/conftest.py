@@ -1,4 +1,5 @@
 import os
+from pathlib import Path
 
 import pytest
 import torch
@@ -25,6 +26,95 @@ def random_probs(rng, n, k, sharp=3.0):
     logits = rng.normal(size=(n, k)) * sharp
     p = np.exp(logits - logits.max(1, keepdims=True))
     return p / p.sum(1, keepdims=True)
+
+
+# tests/suites/tiny.toml: every job kind in a few seconds, for the run machinery (executors,
+# killed and concurrent runs, failing jobs); the smoke suite runs once, in the `smoke` fixture
+TINY = Path(__file__).resolve().parent / "suites" / "tiny.toml"
+
+# Tests that use one of these session fixtures form one xdist group each (``-n 2 --dist
+# loadgroup``, pyproject.toml), so each run is computed once, on one worker, not once per worker.
+SHARED_RUNS = ("smoke", "tiny_run")
+# xdist 3.8 groups tests by a suffix it appends to ``item._nodeid``, which pytest 9.2 no longer
+# reads (``Node.nodeid`` comes from ``_id``), so ``xdist_group`` marks alone no longer group
+# anything there. The workers therefore also write {test id: group} to this file and the
+# controller's scheduler (`pytest_xdist_make_scheduler` below) reads the groups from it.
+GROUPS_ENV = "KDBENCH_TEST_XDIST_GROUPS"
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the marks
+def pytest_collection_modifyitems(config, items):
+    groups = {}
+    for item in items:
+        for name in SHARED_RUNS:
+            if name in getattr(item, "fixturenames", ()):
+                item.add_marker(pytest.mark.xdist_group(name))
+                break
+        names = {str(m.args[0] if m.args else m.kwargs.get("name", "default"))
+                 for m in item.iter_markers("xdist_group")}
+        if names:  # as xdist names a group
+            groups[item.nodeid] = "_".join(sorted(names))
+    path = os.environ.get(GROUPS_ENV)
+    if path and hasattr(config, "workerinput"):  # an xdist worker: tell the controller
+        import json
+
+        tmp = f"{path}.{config.workerinput['workerid']}"
+        Path(tmp).write_text(json.dumps(groups))
+        os.replace(tmp, path)  # every worker collects the same tests: same contents
+
+
+def pytest_configure(config):
+    if not hasattr(config, "workerinput") and config.pluginmanager.hasplugin("xdist"):
+        import tempfile
+
+        folder = tempfile.mkdtemp(prefix="kdbench-xdist-")
+        config._kdbench_groups_dir = folder
+        os.environ[GROUPS_ENV] = os.path.join(folder, "groups.json")  # inherited by the workers
+
+
+def pytest_unconfigure(config):
+    folder = getattr(config, "_kdbench_groups_dir", None)
+    if folder:
+        import shutil
+
+        shutil.rmtree(folder, ignore_errors=True)
+        os.environ.pop(GROUPS_ENV, None)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """``--dist loadgroup`` with the groups of SHARED_RUNS (see GROUPS_ENV)."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    import json
+
+    from xdist.scheduler import LoadGroupScheduling
+
+    class SharedRunScheduling(LoadGroupScheduling):
+        groups: dict | None = None
+
+        def _split_scope(self, nodeid):
+            if self.groups is None:  # read once the workers have collected, at scheduling
+                path = Path(os.environ.get(GROUPS_ENV, ""))
+                self.groups = json.loads(path.read_text()) if path.is_file() else {}
+            return self.groups.get(nodeid) or super()._split_scope(nodeid)
+
+    return SharedRunScheduling(config, log)
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory):
+    """One run of tests/suites/tiny.toml through the CLI (no report): its work directory, the
+    reference bytes of the machinery tests. Read it only; copy it to change it."""
+    import subprocess
+    import sys
+
+    wd = tmp_path_factory.mktemp("tiny")
+    proc = subprocess.run([sys.executable, "-m", "kdbench", "run", "all", "--suite", str(TINY),
+                           "--workdir", str(wd), "--quiet", "--no-report"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    return wd
 
 
 @pytest.fixture(scope="session")

@@ -2,8 +2,9 @@
 
 Two parts: tiny synthetic jobs (kinds registered below, imported into every worker as the
 plugin ``test_executors``) check the scheduling rules — dependencies, failures, skipped
-dependants, the store as the single source of truth, a killed worker — in seconds; the smoke
-suite checks that the numbers are byte-identical across executors.
+dependants, the store as the single source of truth, a killed worker — in seconds; a real
+suite (tests/suites/tiny.toml: every job kind, trained for a few steps) checks that the
+numbers are byte-identical across executors.
 """
 
 import gzip
@@ -23,6 +24,8 @@ from kdbench.executor import run_jobs
 from kdbench.jobs import RUNNERS
 from kdbench.plan import Job, plan
 from kdbench.store import RunStore
+
+from conftest import TINY
 
 HAS_DASK = True
 try:
@@ -123,14 +126,14 @@ def test_missing_dask_is_one_line(tmp_path):
                                   "pip install -e '.[dask]'")
 
 
-# --- the smoke suite: same bytes under every executor ---------------------------------------
+# --- a real suite: same bytes under every executor -------------------------------------------
 
-SMOKE = [sys.executable, "-m", "kdbench", "run", "all", "--suite", "smoke", "--quiet", "--no-report"]
+RUN = [sys.executable, "-m", "kdbench", "run", "all", "--suite", str(TINY), "--quiet", "--no-report"]
 TWO = ["--workers", "2"]
 
 
-def smoke(wd: Path, *argv: str) -> str:
-    out = subprocess.run(SMOKE + ["--workdir", str(wd), *argv], capture_output=True, text=True)
+def run_tiny(wd: Path, *argv: str) -> str:
+    out = subprocess.run(RUN + ["--workdir", str(wd), *argv], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     return out.stdout
 
@@ -142,20 +145,19 @@ def counts(stdout: str) -> tuple[int, int]:
 
 
 def metrics(wd: Path) -> bytes:
-    return (wd / "results/smoke/metrics.csv.gz").read_bytes()
+    return (wd / "results/tiny/metrics.csv.gz").read_bytes()
 
 
 @pytest.fixture(scope="module")
-def local_run(tmp_path_factory) -> Path:
-    wd = tmp_path_factory.mktemp("local")
-    smoke(wd)
-    return wd
+def local_run(tiny_run) -> Path:
+    """The session's local run of the tiny suite (tests/conftest.py); read only."""
+    return tiny_run
 
 
 @pytest.fixture(scope="module")
 def processes_run(tmp_path_factory) -> Path:
     wd = tmp_path_factory.mktemp("processes")
-    assert counts(smoke(wd, "--executor", "processes", *TWO))[1] == 0
+    assert counts(run_tiny(wd, "--executor", "processes", *TWO))[1] == 0
     return wd
 
 
@@ -167,15 +169,15 @@ def test_processes_give_the_bytes_of_local(local_run, processes_run):
 def test_dask_gives_the_bytes_of_local_and_no_executor_recomputes(local_run, tmp_path):
     """dask computes everything but the teachers (kept from the local run), then a local run
     on the same store computes nothing."""
-    jobs = plan(load_suite("smoke"))[0]
+    jobs = plan(load_suite(str(TINY)))[0]
     teachers = {j.id for j in jobs if j.kind == "train_teacher"}
     shutil.copytree(local_run / "runs", tmp_path / "runs")
     for path in (tmp_path / "runs").iterdir():
         if path.name not in teachers:
             shutil.rmtree(path)
-    assert counts(smoke(tmp_path, "--executor", "dask", *TWO)) == (len(jobs) - len(teachers), len(teachers))
+    assert counts(run_tiny(tmp_path, "--executor", "dask", *TWO)) == (len(jobs) - len(teachers), len(teachers))
     assert metrics(tmp_path) == metrics(local_run)
-    assert counts(smoke(tmp_path)) == (0, len(jobs))
+    assert counts(run_tiny(tmp_path)) == (0, len(jobs))
     assert metrics(tmp_path) == metrics(local_run)
 
 
@@ -183,12 +185,12 @@ def test_failing_job_under_processes_is_reported_like_local(local_run, tmp_path,
     """As tests/test_reliability.py's local case: label and reason, dependants skipped, the
     rest (here one evaluation removed from a copy of the local store) goes on, exit 1."""
     suite = tmp_path / "fails.toml"
-    suite.write_text(Path(__file__).parent.joinpath("../kdbench/suites/smoke.toml").read_text()
-                     .replace('name = "smoke"', 'name = "fails"')
+    suite.write_text(TINY.read_text()
+                     .replace('name = "tiny"', 'name = "fails"')
                      .replace("[methods.none]", '[methods.none]\n\n[methods.bad]\nkind = "test-diverges"')
                      .replace('methods = ["none", "kd"]', 'methods = ["none", "kd", "bad"]'))
     shutil.copytree(local_run / "runs", tmp_path / "runs")
-    victim = next(j for j in plan(load_suite("smoke"))[0] if j.kind == "evaluate")
+    victim = next(j for j in plan(load_suite(str(TINY)))[0] if j.kind == "evaluate")
     shutil.rmtree(tmp_path / "runs" / victim.id)
     code = main(["--plugin", "plugin_nan", "run", "all", "--suite", str(suite), "--workdir",
                  str(tmp_path), "--quiet", "--no-report", "--executor", "processes", *TWO])

@@ -1,4 +1,7 @@
-"""Faults: killed runs, concurrent runs, failing jobs, bad checkpoints and results files."""
+"""Faults: killed runs, concurrent runs, failing jobs, bad checkpoints and results files.
+
+The runs are of tests/suites/tiny.toml (every job kind, trained for a few steps), against the
+session's reference run of it (`tiny_run`, tests/conftest.py)."""
 
 import os
 import re
@@ -6,7 +9,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 import torch
@@ -18,8 +20,11 @@ from kdbench.errors import UserError
 from kdbench.models import MODELS
 from kdbench.store import RunStore, fit_checkpoint, load_checkpoint
 
-SMOKE = [sys.executable, "-m", "kdbench", "run", "all", "--suite", "smoke", "--quiet", "--no-report"]
-N_JOBS = len(plan(load_suite("smoke"))[0])
+from conftest import TINY
+
+RUN = [sys.executable, "-m", "kdbench", "run", "all", "--suite", str(TINY), "--quiet", "--no-report"]
+N_JOBS = len(plan(load_suite(str(TINY)))[0])
+METRICS = "results/tiny/metrics.csv.gz"
 
 
 def jobs_run(stdout: str) -> int:
@@ -27,25 +32,23 @@ def jobs_run(stdout: str) -> int:
 
 
 @pytest.fixture(scope="module")
-def reference(tmp_path_factory):
-    wd = tmp_path_factory.mktemp("ref")
-    out = subprocess.run(SMOKE + ["--workdir", str(wd)], capture_output=True, text=True)
-    assert out.returncode == 0, out.stderr
-    return (wd / "results/smoke/metrics.csv.gz").read_bytes()
+def reference(tiny_run):
+    return (tiny_run / METRICS).read_bytes()
 
 
 def test_same_seed_same_bytes_in_a_fresh_workdir(reference, tmp_path):
-    out = subprocess.run(SMOKE + ["--workdir", str(tmp_path)], capture_output=True, text=True)
+    out = subprocess.run(RUN + ["--workdir", str(tmp_path)], capture_output=True, text=True)
     assert out.returncode == 0
-    assert (tmp_path / "results/smoke/metrics.csv.gz").read_bytes() == reference
+    assert (tmp_path / METRICS).read_bytes() == reference
 
 
 def test_sigkill_at_several_points_then_resume(reference, tmp_path):
     """Kill a real run as soon as k jobs are finished (k = 1, 4, 9) — often mid-write of the
     next — and finally let it finish: identical results, finished jobs never recomputed."""
+    assert N_JOBS > 9
     done_before = 0
     for k in (1, 4, 9):
-        proc = subprocess.Popen(SMOKE + ["--workdir", str(tmp_path)], stdout=subprocess.PIPE,
+        proc = subprocess.Popen(RUN + ["--workdir", str(tmp_path)], stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True)
         deadline = time.time() + 120
         while time.time() < deadline and proc.poll() is None:
@@ -57,25 +60,25 @@ def test_sigkill_at_several_points_then_resume(reference, tmp_path):
         finished = len(list((tmp_path / "runs").glob("*/done.json")))
         assert finished >= done_before
         done_before = finished
-    out = subprocess.run(SMOKE + ["--workdir", str(tmp_path)], capture_output=True, text=True)
+    out = subprocess.run(RUN + ["--workdir", str(tmp_path)], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert jobs_run(out.stdout) == N_JOBS - done_before  # nothing finished is recomputed
-    assert (tmp_path / "results/smoke/metrics.csv.gz").read_bytes() == reference
+    assert (tmp_path / METRICS).read_bytes() == reference
 
 
 def test_two_concurrent_runs_share_the_work(reference, tmp_path):
-    procs = [subprocess.Popen(SMOKE + ["--workdir", str(tmp_path)], stdout=subprocess.PIPE,
+    procs = [subprocess.Popen(RUN + ["--workdir", str(tmp_path)], stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True) for _ in range(2)]
     outs = [p.communicate(timeout=300) for p in procs]
     assert all(p.returncode == 0 for p in procs), [o[1] for o in outs]
     assert sum(jobs_run(o[0]) for o in outs) == N_JOBS  # every job computed exactly once
-    assert (tmp_path / "results/smoke/metrics.csv.gz").read_bytes() == reference
+    assert (tmp_path / METRICS).read_bytes() == reference
 
 
 def test_failing_job_is_reported_and_the_rest_goes_on(tmp_path, capsys):
     suite = tmp_path / "fails.toml"
-    suite.write_text(Path(__file__).parent.joinpath("../kdbench/suites/smoke.toml").read_text()
-                     .replace('name = "smoke"', 'name = "fails"')
+    suite.write_text(TINY.read_text()
+                     .replace('name = "tiny"', 'name = "fails"')
                      .replace("[methods.none]", '[methods.none]\n\n[methods.bad]\nkind = "test-diverges"')
                      .replace('methods = ["none", "kd"]', 'methods = ["none", "kd", "bad"]'))
     code = main(["--plugin", "plugin_nan", "run", "all", "--suite", str(suite),
