@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import UserError
+from ..train import ACC_GAP, OVERFIT_REL, PLATEAU_REL
 from ..results_files import table_name, table_path
 from ..store import atomic_write_text
 from .document import Block, Bullets, Figure, Heading, Paragraph, Table, to_html, to_markdown
@@ -187,10 +188,12 @@ def _run_description(info: dict, models_info: pd.DataFrame, mark: dict[str, str]
 
 def _convergence_blocks(results: Path, flags: dict[str, list[int]], has_flag: bool,
                         curves_written: bool) -> list[Block]:
-    text = ("A network counts as converged when its validation NLL stopped falling (the best "
-            "value of the last quarter of the epochs is within 2% of the best before it) and, for "
-            "a student, its final training accuracy is within 2 points of its teacher's "
-            "(`kdbench.train.is_converged`, docs/training.md). ")
+    text = ("A network counts as converged (`kdbench.train.convergence`, docs/training.md) "
+            "unless it is under-trained (with w = max(2, E/4) of its E epochs, the mean validation "
+            f"NLL of the last w epochs is more than {PLATEAU_REL:.0%} below that of the w before), "
+            f"over-fit (its final validation NLL is more than {OVERFIT_REL:.0%} above its minimum "
+            f"over the epochs) or, for a student, under-fit (final training accuracy more than "
+            f"{ACC_GAP * 100:.0f} points below its teacher's). ")
     if not has_flag:
         text += ("These results predate the convergence record (`models.csv` has no `converged` "
                  "column): no model could be checked.")
