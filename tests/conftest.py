@@ -102,18 +102,29 @@ def pytest_xdist_make_scheduler(config, log):
     return SharedRunScheduling(config, log)
 
 
+def run_cli(*argv: str) -> tuple[int, str, str]:
+    """kdbench's command line in this process (no interpreter to start, no torch to import
+    again): (exit code, stdout, stderr)."""
+    import contextlib
+    import io
+
+    from kdbench.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(list(argv))
+    return code, out.getvalue(), err.getvalue()
+
+
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory):
     """One run of tests/suites/tiny.toml through the CLI (no report): its work directory, the
-    reference bytes of the machinery tests. Read it only; copy it to change it."""
-    import subprocess
-    import sys
-
+    reference bytes of the machinery tests, which compare runs in fresh processes with it.
+    Read it only; copy it to change it."""
     wd = tmp_path_factory.mktemp("tiny")
-    proc = subprocess.run([sys.executable, "-m", "kdbench", "run", "all", "--suite", str(TINY),
-                           "--workdir", str(wd), "--quiet", "--no-report"],
-                          capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr
+    code, _, err = run_cli("run", "all", "--suite", str(TINY), "--workdir", str(wd), "--quiet",
+                           "--no-report")
+    assert code == 0, err
     return wd
 
 
@@ -121,11 +132,7 @@ def tiny_run(tmp_path_factory):
 def smoke(tmp_path_factory):
     """One real smoke-suite run through the CLI, shared by the pipeline and report tests:
     (work directory, stdout)."""
-    import subprocess
-    import sys
-
     wd = tmp_path_factory.mktemp("smoke")
-    proc = subprocess.run([sys.executable, "-m", "kdbench", "run", "all", "--suite", "smoke",
-                           "--workdir", str(wd), "--quiet"], capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr
-    return wd, proc.stdout
+    code, out, err = run_cli("run", "all", "--suite", "smoke", "--workdir", str(wd), "--quiet")
+    assert code == 0, err
+    return wd, out

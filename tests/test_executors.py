@@ -25,7 +25,7 @@ from kdbench.jobs import RUNNERS
 from kdbench.plan import Job, plan
 from kdbench.store import RunStore
 
-from conftest import TINY
+from conftest import TINY, run_cli
 
 HAS_DASK = True
 try:
@@ -128,14 +128,15 @@ def test_missing_dask_is_one_line(tmp_path):
 
 # --- a real suite: same bytes under every executor -------------------------------------------
 
-RUN = [sys.executable, "-m", "kdbench", "run", "all", "--suite", str(TINY), "--quiet", "--no-report"]
+RUN = ["run", "all", "--suite", str(TINY), "--quiet", "--no-report"]
 TWO = ["--workers", "2"]
 
 
 def run_tiny(wd: Path, *argv: str) -> str:
-    out = subprocess.run(RUN + ["--workdir", str(wd), *argv], capture_output=True, text=True)
-    assert out.returncode == 0, out.stderr
-    return out.stdout
+    """``kdbench run all`` of the tiny suite, in this process (the executors start their own)."""
+    code, out, err = run_cli(*RUN, "--workdir", str(wd), *argv)
+    assert code == 0, err
+    return out
 
 
 def counts(stdout: str) -> tuple[int, int]:

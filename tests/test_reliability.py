@@ -20,7 +20,7 @@ from kdbench.errors import UserError
 from kdbench.models import MODELS
 from kdbench.store import RunStore, fit_checkpoint, load_checkpoint
 
-from conftest import TINY
+from conftest import TINY, run_cli
 
 RUN = [sys.executable, "-m", "kdbench", "run", "all", "--suite", str(TINY), "--quiet", "--no-report"]
 N_JOBS = len(plan(load_suite(str(TINY)))[0])
@@ -60,9 +60,9 @@ def test_sigkill_at_several_points_then_resume(reference, tmp_path):
         finished = len(list((tmp_path / "runs").glob("*/done.json")))
         assert finished >= done_before
         done_before = finished
-    out = subprocess.run(RUN + ["--workdir", str(tmp_path)], capture_output=True, text=True)
-    assert out.returncode == 0, out.stderr
-    assert jobs_run(out.stdout) == N_JOBS - done_before  # nothing finished is recomputed
+    code, out, err = run_cli(*RUN[3:], "--workdir", str(tmp_path))  # the last run: in process
+    assert code == 0, err
+    assert jobs_run(out) == N_JOBS - done_before  # nothing finished is recomputed
     assert (tmp_path / METRICS).read_bytes() == reference
 
 
