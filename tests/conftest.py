@@ -1,9 +1,16 @@
 import os
 from pathlib import Path
 
-import pytest
-import torch
-from hypothesis import settings
+# One BLAS / OpenMP thread in every process of the tests (this one, the xdist workers, the
+# kdbench processes they start), set before numpy and torch load: a job has one torch thread
+# (kdbench/executor.py JOB_THREADS), but numpy's and scipy's OpenBLAS would start one thread per
+# core in each of the two workers' processes and spin them against each other.
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+from hypothesis import settings  # noqa: E402
 
 # same examples on every run: a CI failure can be reproduced
 settings.register_profile("kdbench", derandomize=True)
