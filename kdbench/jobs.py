@@ -44,8 +44,9 @@ from .config import ModelSpec
 from .data.splits import eval_splits, load_dataset
 from .data.transfer import transfer_set
 from .distill import METHODS
-from .evaluate import (BOOTSTRAP, HIST_BINS, N_BINS, family_examples, histogram, per_example, labelled_metrics, ood_metrics,
-                       risk_at_coverage, uncertainty_scores)
+from .evaluate import (BOOTSTRAP, HIST_BINS, N_BINS, family_examples, histogram,
+                       labelled_metrics, ood_metrics, per_example, risk_at_coverage,
+                       uncertainty_scores)
 from .metrics import accuracy, nll, reliability_bins
 from .models.cnn import count_parameters
 from .plan import Job
@@ -291,12 +292,11 @@ def evaluate_predictor(predictor, ds, data, posthoc: list[str], out: JobDir, *,
         images += len(split.x)
         variants = {"-": pred, **{name: c.transform(pred) for name, c in calibrators.items()}}
         base = {"split": split.split, "dataset": split.dataset, "severity": split.severity}
+        y = split.y.numpy() if split.y is not None else None
         for variant, vpred in variants.items():
-            if split.y is not None:
-                values = labelled_metrics(vpred, split.y.numpy(), conformal_cal[variant],
-                                          n_boot=n_boot)
-                examples.setdefault((variant, split.split), []).append(
-                    per_example(vpred.mean(), split.y.numpy()))
+            if y is not None:
+                values = labelled_metrics(vpred, y, conformal_cal[variant], n_boot=n_boot)
+                examples.setdefault((variant, split.split), []).append(per_example(vpred.mean(), y))
                 if split.split == "id":
                     id_preds[variant] = vpred
             else:
@@ -306,8 +306,7 @@ def evaluate_predictor(predictor, ds, data, posthoc: list[str], out: JobDir, *,
         # figures' aggregates and per-example predictions: the uncalibrated model only
         arrays[f"{split.key}/mean"] = pred.mean().astype(np.float32)
         arrays[f"{split.key}/expected_entropy"] = pred.expected_entropy().astype(np.float32)
-        if split.y is not None:
-            y = split.y.numpy()
+        if y is not None:
             b = reliability_bins(pred.mean(), y, N_BINS)
             rel += [{**base, "bin": i, "lo": b["lo"][i], "hi": b["hi"][i], "count": int(b["count"][i]),
                      "confidence": b["confidence"][i], "accuracy": b["accuracy"][i]}

@@ -112,9 +112,9 @@ def plan(suite: Suite) -> tuple[list[Job], list[ModelEntry]]:
         jobs.setdefault(job.id, job)
         return job.id
 
-    def evaluate(train: Job, name: str, seed: int) -> str:
+    def evaluate(train: Job, name: str, seed: int, posthoc: tuple[str, ...] = suite.posthoc) -> str:
         cfg = {"model_job": train.id, "model": train.config, "data": data,
-               "posthoc": list(suite.posthoc)}
+               "posthoc": list(posthoc)}
         if suite.bootstrap != BOOTSTRAP:  # left out at the default: older job ids stay the same
             cfg["bootstrap"] = suite.bootstrap
         return add(_job("evaluate", cfg, (train.id,), f"evaluate {name} (seed {seed})"))
@@ -181,10 +181,7 @@ def plan(suite: Suite) -> tuple[list[Job], list[ModelEntry]]:
                         ccfg["transfer_job"], cdeps = deps[0], (job.id, deps[0])
                 cjob = _job("compress", ccfg, cdeps, f"compress {name} to {variant} (seed {seed})")
                 add(cjob)
-                ecfg = {"model_job": cjob.id, "model": cjob.config, "data": data, "posthoc": []}
-                if suite.bootstrap != BOOTSTRAP:
-                    ecfg["bootstrap"] = suite.bootstrap
-                ejob = add(_job("evaluate", ecfg, (cjob.id,), f"evaluate {name}+{variant} (seed {seed})"))
+                ejob = evaluate(cjob, f"{name}+{variant}", seed, posthoc=())
                 models.append(ModelEntry(seed, f"{name}+{variant}", "student", pair.teacher or "-",
                                          m.name, s.name, cjob.id, ejob, deps[0] if deps else "-",
                                          base_model=name, variant=variant))
