@@ -15,7 +15,11 @@ reductions of convolution weight gradients and of ``sum`` are split per thread, 
 threads give weights that differ in the last bits), and a result must not depend on how it was
 scheduled. Cores are used by running jobs side by side: ``--workers`` defaults to the number of
 cores divided by `JOB_THREADS`. Job-level parallelism is also the faster use of cores for these
-small networks (a CNN of width 8 trains no faster on 2 threads than on 1).
+small networks (a CNN of width 8 trains no faster on 2 threads than on 1). The same limit holds
+for the BLAS and OpenMP pools of numpy and scipy (threadpoolctl): OpenBLAS would otherwise start
+one thread per core in every worker, so ``--workers N`` would run N x cores threads on N cores
+(a smoke run's evaluate stage: 14.2 s with them, 9.1 s without), and a matrix product's bits
+could depend on the machine's core count.
 
 Dependencies. ``processes`` submits a job once all its dependencies have finished; ``dask``
 hands the dependencies' futures to ``client.submit`` as arguments, so the engine owns the
@@ -40,6 +44,7 @@ from pathlib import Path
 from typing import Literal
 
 import torch
+from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
 from .errors import UserError
@@ -116,7 +121,8 @@ def run_one(job: Job, store_root: str | Path, progress: bool = False, *deps: Out
         torch.set_num_threads(JOB_THREADS)
         start = time.perf_counter()
         try:
-            RUNNERS[job.kind](job, store, progress)
+            with threadpool_limits(limits=JOB_THREADS):
+                RUNNERS[job.kind](job, store, progress)
         except KeyboardInterrupt:
             raise
         except Exception as e:  # a failed job must not stop the others
