@@ -86,11 +86,13 @@ def test_invalid_input_raises_value_error(probs, labels, message):
         metrics.ece(probs, labels)
 
 
-def test_auroc_rejects_empty_and_nan():
-    with pytest.raises(ValueError, match="scores_out must be a non-empty"):
-        metrics.auroc([0.1], [])
+def test_auroc_of_one_class_is_undefined_and_nan_scores_are_rejected():
+    v = metrics.auroc([0.1], [])  # one class present: undefined (NaN with its reason), no error
+    assert np.isnan(v) and metrics.reason(v) == "no OOD examples: one class present"
     with pytest.raises(ValueError, match="NaN"):
         metrics.auroc([np.nan], [0.1])
+    with pytest.raises(ValueError, match="scores_in must be a non-empty 1-D array"):
+        metrics.auroc(np.zeros((2, 2)), [0.1])
 
 
 @settings(max_examples=50, deadline=None)

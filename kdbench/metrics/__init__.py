@@ -10,7 +10,7 @@ Conventions (docs/metrics.md has every formula and reference):
 * OOD: OOD is the positive class and a higher score means "more likely OOD".
 
 Modules by role: `scores` (accuracy, NLL, Brier, entropy), `calibration`, `ood`, `selective`,
-`fidelity`, `bootstrap`, `conformal` (split conformal sets: coverage and set size), and `fused` (every labelled-split metric after one validation); uncertainty of samples / Dirichlets lives in `kdbench.prediction`.
+`fidelity`, `bootstrap`, `conformal` (split conformal sets: coverage and set size), `fused` (every labelled-split metric after one validation) and `undefined` (`Undefined`: the NaN, with its reason, of a metric undefined on valid input, e.g. AUROC with one class present); uncertainty of samples / Dirichlets lives in `kdbench.prediction`.
 """
 
 from .bootstrap import bootstrap_ci
@@ -22,6 +22,7 @@ from .fidelity import agreement, kl_divergence, kl_per_example, retention
 from .ood import aupr_in, aupr_out, auroc, fpr_at_tpr
 from .scores import EPS, accuracy, brier, entropy, nll
 from .selective import augrc, aurc, eaurc, risk_coverage
+from .undefined import Undefined, reason
 from .validation import check_probs, check_scores
 
 __all__ = [
@@ -29,5 +30,6 @@ __all__ = [
     "auroc", "bootstrap_ci", "brier", "calibration_metrics", "check_probs", "check_scores", "classwise_ece",
     "conformal_quantile", "conformal_set", "eaurc",
     "ece", "ece_debiased", "ece_noise_floor", "entropy", "fpr_at_tpr", "kl_divergence", "kl_per_example", "labelled_set", "mce",
-    "nll", "reliability_bins", "retention", "risk_coverage", "split_conformal",
+    "nll", "reason", "reliability_bins", "retention", "risk_coverage", "split_conformal",
+    "Undefined",
 ]

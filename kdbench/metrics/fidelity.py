@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from .scores import EPS
+from .undefined import Undefined
 from .validation import check_probs
 
 
@@ -37,6 +38,8 @@ def kl_divergence(teacher: Any, student: Any) -> float:
 
 
 def retention(student_value: float, teacher_value: float) -> float:
-    """student / teacher: the fraction of the teacher's value the student keeps (NaN when the
-    teacher's value is 0)."""
-    return float(student_value / teacher_value) if teacher_value != 0 else float("nan")
+    """student / teacher: the fraction of the teacher's value the student keeps (`Undefined`,
+    a NaN with its reason, when the teacher's value is 0)."""
+    if teacher_value == 0:
+        return Undefined("teacher value is 0")
+    return float(student_value / teacher_value)

@@ -62,10 +62,11 @@ def check_probs(probs: Any, labels: Any | None = None) -> tuple[np.ndarray, np.n
     return p, y
 
 
-def check_scores(scores: Any, name: str) -> np.ndarray:
-    """Validate a 1-D finite score vector with at least one entry."""
+def check_scores(scores: Any, name: str, *, allow_empty: bool = False) -> np.ndarray:
+    """Validate a 1-D finite score vector with at least one entry (``allow_empty``: or none,
+    for the OOD metrics, which are undefined rather than invalid on an empty set)."""
     s = _to_numpy(scores, name).astype(np.float64)
-    if s.ndim != 1 or s.size == 0:
+    if s.ndim != 1 or (s.size == 0 and not allow_empty):
         raise ValueError(f"{name} must be a non-empty 1-D array; found shape {s.shape}")
     if not np.all(np.isfinite(s)):
         raise ValueError(f"{name} contains NaN or infinite values")
