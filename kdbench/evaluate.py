@@ -16,6 +16,11 @@ For an OOD split the rows are the mean uncertainties and, for each score against
 split — ``msp`` (1 − max mean probability), ``entropy`` (total predictive entropy) and ``mi``
 (mutual information, models with samples or a Dirichlet only) — ``auroc_<score>``,
 ``aupr_out_<score>``, ``aupr_in_<score>`` and ``fpr95_<score>`` (OOD positive).
+
+A metric that is undefined on its split (`kdbench.metrics.undefined`: e.g. AUROC with an empty
+ID or OOD set) is a NaN row with its reason in the optional ``note`` column (`note`); the
+column is written only when some row has a note, so a run without undefined metrics has the
+same ``metrics.csv`` as before the column existed. No valid `Prediction` makes a row raise.
 """
 
 from __future__ import annotations
@@ -32,6 +37,13 @@ CONFORMAL_ALPHA = 0.1
 OOD = {"auroc": M.auroc, "aupr_out": M.aupr_out, "aupr_in": M.aupr_in, "fpr95": M.fpr_at_tpr}
 
 Row = tuple[str, float, float, float]  # metric, value, ci_low, ci_high
+
+
+def note(value: float) -> dict[str, str]:
+    """``{"note": reason}`` for an undefined value (`kdbench.metrics.Undefined`), else ``{}``:
+    what a metric row adds as its optional ``note`` column."""
+    why = M.reason(value)
+    return {"note": why} if why else {}
 
 
 def uncertainty_scores(pred: Prediction) -> dict[str, np.ndarray]:

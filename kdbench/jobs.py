@@ -45,7 +45,7 @@ from .data.splits import eval_splits, load_dataset
 from .data.transfer import transfer_set
 from .distill import METHODS
 from .evaluate import (BOOTSTRAP, HIST_BINS, N_BINS, family_examples, histogram,
-                       labelled_metrics, ood_metrics, per_example, risk_at_coverage,
+                       labelled_metrics, note, ood_metrics, per_example, risk_at_coverage,
                        uncertainty_scores)
 from .metrics import accuracy, nll, reliability_bins
 from .models.cnn import count_parameters
@@ -302,7 +302,7 @@ def evaluate_predictor(predictor, ds, data, posthoc: list[str], out: JobDir, *,
             else:
                 values = ood_metrics(id_preds[variant], vpred)
             rows += [{"posthoc": variant, **base, "metric": k, "value": v, "ci_low": lo,
-                      "ci_high": hi} for k, v, lo, hi in values]
+                      "ci_high": hi, **note(v)} for k, v, lo, hi in values]
         # figures' aggregates and per-example predictions: the uncalibrated model only
         arrays[f"{split.key}/mean"] = pred.mean().astype(np.float32)
         arrays[f"{split.key}/expected_entropy"] = pred.expected_entropy().astype(np.float32)
