@@ -307,6 +307,17 @@ def _conformal_blocks(metrics: pd.DataFrame, order: list[str], mark: dict[str, s
     return blocks
 
 
+def undefined_notes(metrics: pd.DataFrame) -> list[Block]:
+    """The footnote of the cells that show — because a metric is undefined on its split: the
+    optional ``note`` column of ``metrics.csv`` (`kdbench.metrics.undefined`); none without it."""
+    if "note" not in metrics.columns or metrics.note.isna().all():
+        return []
+    rows = metrics[metrics.note.notna()].groupby(["metric", "split", "note"], sort=True).model
+    items = [f"`{metric}` on {split} ({', '.join(sorted(models.unique()))}): {note}"
+             for (metric, split, note), models in rows]
+    return [Paragraph("**Undefined metrics** (their cells show —): " + "; ".join(items) + ".")]
+
+
 def write_report(suite: str, results: Path, out: Path, *, failed: list[str] | None = None,
                  leaderboard: pd.DataFrame | None = None, allow_mixed_suites: bool = False) -> Path:
     """Write ``report.md``, ``report.html``, ``figures/`` and ``tables/`` under ``out``;
@@ -357,6 +368,7 @@ def write_report(suite: str, results: Path, out: Path, *, failed: list[str] | No
     elif missing:
         blocks += [Paragraph(f"**Missing results** for {', '.join(missing)} (a job failed or did "
                              "not run; their cells show —).")]
+    blocks += undefined_notes(everything)
     facts = findings(everything, order, not_converged=flags, examples=examples)
     if facts:
         blocks += [Heading("Findings"), Paragraph("Generated from the tables below; each "
