@@ -58,20 +58,24 @@ def _failure_summary(report) -> str:
             + f"); first failure: {first}")
 
 
-def _run_and_report(suite, wd: Path, args: argparse.Namespace, only: set[str] | None = None) -> int:
+def _run_and_report(suite, wd: Path, args: argparse.Namespace, only: set[str] | None = None,
+                    base=None) -> int:
     """Run the jobs of ``suite`` (or only the jobs of the models named in ``only`` and their
-    dependencies), collect results, update the leaderboard, write the report."""
+    dependencies), collect results, update the leaderboard, write the report. ``base``: the
+    suite that ``suite`` extends (``add-pair``); results of other settings of it are refused
+    unless ``--replace-results`` (`kdbench.collect.check_results_target`)."""
     from . import device as devices
-    from .collect import collect
+    from .collect import check_results_target, suite_hash
     from .executor import check_options, run_jobs
     from .plan import plan
-    from .report import write_report
-    from .report.leaderboard import update_leaderboard
-    from .store import RunStore
+    from .store import RunStore, results_lock
 
     check_options(args.executor, args.workers, args.scheduler)
     device = devices.use(args.device)
     jobs, models = plan(suite)
+    results = wd / "results" / suite.name
+    base_hash = suite_hash(plan(base)[1]) if base is not None else suite_hash(models)
+    check_results_target(results, base_hash, replace=args.replace_results)
     if only is not None:
         needed = {j for m in models if m.model in only or m.base_model in only  # + its variants
                   for j in (m.train_job, m.eval_job)}
@@ -90,8 +94,21 @@ def _run_and_report(suite, wd: Path, args: argparse.Namespace, only: set[str] | 
     report = run_jobs(jobs, store, progress=not args.quiet, executor=args.executor,
                       workers=args.workers, scheduler=args.scheduler, plugins=args.plugin)
     t1 = time.perf_counter()
-    results = wd / "results" / suite.name
-    tables = collect(suite, models, store, results)
+    with results_lock(store):
+        return _collect_and_report(suite, models, store, results, wd, report, args, base_hash,
+                                   times=(t0, t1))
+
+
+def _collect_and_report(suite, models, store, results: Path, wd: Path, report,
+                        args: argparse.Namespace, base_hash: str, times: tuple[float, float]) -> int:
+    """The second half of `_run_and_report`, under the work directory's results lock."""
+    from .collect import check_results_target, collect
+    from .report import write_report
+    from .report.leaderboard import update_leaderboard
+
+    t0, t1 = times
+    check_results_target(results, base_hash, replace=args.replace_results)  # again, locked
+    tables = collect(suite, models, store, results, base_hash=base_hash)
     if tables["metrics"].empty:  # every evaluate job failed or was skipped: nothing to report
         for reason in report.failed.values():
             print(f"kdbench: job failed: {reason}", file=sys.stderr)
@@ -114,6 +131,8 @@ def _run_and_report(suite, wd: Path, args: argparse.Namespace, only: set[str] | 
     stages.update({"collect": t2 - t1, "report": t3 - t2})
     print("time per stage: " + ", ".join(f"{k} {v:.1f}s" for k, v in stages.items())
           + f"; total {t3 - t0:.1f}s ({len(report.ran)} jobs run, {len(report.cached)} from the store)")
+    if report.per_worker and args.executor != "local":
+        print(f"time per worker ({len(report.per_worker)}):\n{report.worker_summary()}")
     if report.failed:
         for reason in report.failed.values():
             print(f"kdbench: job failed: {reason}", file=sys.stderr)
@@ -135,7 +154,8 @@ def cmd_add_pair(args: argparse.Namespace) -> int:
     name = f"{pair.student}-{pair.method}" + (f"-{pair.teacher}" if pair.teacher else "")
     wd = _workdir(args.workdir)
     teacher_rows = {args.teacher}
-    code = _run_and_report(suite, wd, args, only={name} | teacher_rows)
+    code = _run_and_report(suite, wd, args, only={name} | teacher_rows,
+                           base=load_suite(args.suite, seeds=args.seeds))
     print(f"kdbench: pair '{name}' is on the leaderboard of suite '{suite.name}' "
           f"({wd / 'LEADERBOARD.md'})")
     return code
@@ -239,6 +259,9 @@ def _executor_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data-dir", metavar="DIR", help="root of the external data files (CIFAR-10, "
                    "CIFAR-100, SVHN, CIFAR-10-C, CIFAR-10.1; layouts in docs/data.md); default: "
                    "$KDBENCH_DATA, else ./data")
+    p.add_argument("--replace-results", action="store_true", help="write over results/<suite> "
+                   "that hold results of other settings of the suite (other seeds, sizes, "
+                   "methods); refused by default")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
                    help="where networks train and predict: 'auto' (cuda when torch sees one; "
                    "default), 'cpu' or 'cuda'; bf16 autocast for training on cuda")

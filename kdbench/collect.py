@@ -36,6 +36,7 @@ import torch
 
 from . import __version__
 from .config import Suite
+from .errors import UserError
 from .plan import ModelEntry
 from .results_files import write_table as _write_table
 from .store import RunStore, atomic_write_text
@@ -192,10 +193,34 @@ def _provenance(store: RunStore, train_job: str, eval_info: dict | None,
     return row
 
 
+def check_results_target(out_dir: Path, base_hash: str, *, replace: bool = False) -> None:
+    """Refuse (`UserError`) to write a suite's results into ``out_dir`` when it holds results
+    of other settings of the suite: its ``run_info.json`` records another base suite hash
+    (`suite_hash` of the suite's own models; ``add-pair`` extends a suite but keeps its base, so
+    pairs added to one run are compatible with it, and with each other). Other seeds, sizes or
+    methods would replace the tables there, and leave the leaderboard ranking rows of two
+    settings side by side. ``replace`` allows it; an absent or unreadable file allows it."""
+    path = out_dir / "run_info.json"
+    if replace or not path.exists():
+        return
+    try:
+        old = json.loads(path.read_text())
+        old_base = old.get("base_suite_hash") or old.get("suite_hash")
+    except (ValueError, AttributeError):
+        return
+    if old_base and old_base != base_hash:
+        raise UserError(f"{out_dir} holds results of other settings of suite "
+                        f"'{old.get('suite')}' (seeds {old.get('seeds')}, suite hash "
+                        f"{str(old_base)[:12]}); this run's suite hash is {base_hash[:12]}: pass "
+                        f"--replace-results to replace them, or use another --workdir")
+
+
 def collect(suite: Suite, models: list[ModelEntry], store: RunStore,
-            out_dir: Path) -> dict[str, pd.DataFrame]:
+            out_dir: Path, *, base_hash: str | None = None) -> dict[str, pd.DataFrame]:
     """Write the results tables (`kdbench.results_files`) and ``run_info.json`` under
-    ``out_dir``; returns the per-split tables."""
+    ``out_dir``; returns the per-split tables. ``base_hash``: the suite hash of the suite that
+    ``models`` extend (``add-pair``), recorded for `check_results_target`; default: theirs.
+    Callers that can run side by side hold `kdbench.store.results_lock`."""
     out_dir.mkdir(parents=True, exist_ok=True)
     stamp = suite_hash(models)
 
@@ -320,6 +345,7 @@ def collect(suite: Suite, models: list[ModelEntry], store: RunStore,
         "kdbench": __version__, "torch": torch.__version__, "python": platform.python_version(),
         "device": ", ".join(sorted(devices)) or "cpu", "threads": torch.get_num_threads(),
         "compute_seconds": {k: round(v, 1) for k, v in stage.items()}, "suite_hash": stamp,
+        "base_suite_hash": base_hash or stamp,
     }
     atomic_write_text(out_dir / "run_info.json", json.dumps(run_info, indent=1) + "\n")
     return tables

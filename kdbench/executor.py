@@ -25,6 +25,16 @@ Dependencies. ``processes`` submits a job once all its dependencies have finishe
 hands the dependencies' futures to ``client.submit`` as arguments, so the engine owns the
 graph; both skip the dependants of a failed job. Progress is one bar over finished jobs in the
 parent; the per-epoch bars of the jobs are off in workers.
+
+Where a job ran. `run_one` records the worker (``host:pid``) and the job's wall time in its
+completion marker (`RunStore.finish`) and in its `Outcome`; `RunReport.per_worker` sums them and
+the CLI prints one line per worker at the end of a run.
+
+What a worker needs from the client. The work directory travels as the absolute path of the run
+store, the data root (``--data-dir`` / ``KDBENCH_DATA``) and the device (``--device``) as
+`worker_env`, all with every job, so a ``dask worker`` started anywhere needs none of them. A worker that cannot see the run store (a
+node-local path, an unmounted share) fails the job with one line saying so instead of writing
+results where nobody reads them.
 """
 
 from __future__ import annotations
@@ -32,6 +42,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import socket
 import threading
 import time
 import traceback
@@ -69,6 +80,22 @@ class Outcome:
     seconds: float = 0.0
     reason: str = ""
     trace: str = ""
+    worker: str = ""      # "host:pid" of the process that ran (or tried) it
+
+
+def worker_name() -> str:
+    """This process as a worker: ``host:pid``."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def worker_env() -> dict[str, str]:
+    """The client's settings a worker must share: the data root and what chose it
+    (`kdbench.data.files.use_root`) and the device (`kdbench.device.use`); unset ones are
+    left out."""
+    from . import device
+    from .data.files import ENV, ENV_SOURCE
+
+    return {k: os.environ[k] for k in (ENV, ENV_SOURCE, device.ENV) if os.environ.get(k)}
 
 
 @dataclass
@@ -78,6 +105,12 @@ class RunReport:
     failed: dict[str, str] = field(default_factory=dict)   # job id -> reason
     skipped: list[str] = field(default_factory=list)       # a dependency failed
     seconds: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+    per_worker: dict[str, list] = field(default_factory=dict)  # worker -> [jobs run, seconds]
+
+    def worker_summary(self) -> str:
+        """One line per worker that ran a job: 'host:pid: N jobs, S s', most seconds first."""
+        rows = sorted(self.per_worker.items(), key=lambda kv: (-kv[1][1], kv[0]))
+        return "\n".join(f"  {w}: {n} job{'s' * (n != 1)}, {sec:.1f} s" for w, (n, sec) in rows)
 
 
 _loaded_plugins: set[str] = set()
@@ -96,7 +129,7 @@ def _prepare_process(plugins: tuple[str, ...]) -> None:
 
 
 def run_one(job: Job, store_root: str | Path, progress: bool = False, *deps: Outcome,
-            plugins: tuple[str, ...] = ()) -> Outcome:
+            plugins: tuple[str, ...] = (), env: dict[str, str] | None = None) -> Outcome:
     """Run ``job`` against the run store at ``store_root`` unless it is finished; every
     executor calls this once per job, in whatever process runs the job.
 
@@ -105,12 +138,18 @@ def run_one(job: Job, store_root: str | Path, progress: bool = False, *deps: Out
     ``progress`` turns the job's own per-epoch bars on (``local`` only). A job's exception is
     returned as a ``failed`` outcome, never raised, except `KeyboardInterrupt`. Jobs within one
     process run one at a time (the seeds of torch are process-wide), each with `JOB_THREADS`
-    threads.
+    threads. ``env`` (`worker_env` of the client) is set in this process first.
     """
     from .jobs import RUNNERS
 
     if any(d.status in ("failed", "skipped") for d in deps):
         return Outcome(job.id, "skipped")
+    me = worker_name()
+    os.environ.update(env or {})
+    if not Path(store_root).is_dir():
+        return Outcome(job.id, "failed", worker=me, reason=(
+            f"{job.label}: worker {me} cannot see the run store {store_root}: the work "
+            f"directory must be on a filesystem every worker shares, under the same path"))
     store = RunStore(Path(store_root))
     if store.is_done(job.id):
         return Outcome(job.id, "cached")
@@ -127,9 +166,10 @@ def run_one(job: Job, store_root: str | Path, progress: bool = False, *deps: Out
             raise
         except Exception as e:  # a failed job must not stop the others
             return Outcome(job.id, "failed", reason=f"{job.label}: {type(e).__name__}: {e}",
-                           trace="".join(traceback.format_exception(e)[-3:]))
-        store.finish(job.id)
-        return Outcome(job.id, "ran", seconds=time.perf_counter() - start)
+                           trace="".join(traceback.format_exception(e)[-3:]), worker=me)
+        seconds = time.perf_counter() - start
+        store.finish(job.id, ran={"worker": me, "seconds": round(seconds, 3)})
+        return Outcome(job.id, "ran", seconds=seconds, worker=me)
 
 
 def default_workers() -> int:
@@ -155,6 +195,8 @@ class _Tally:
         if outcome.status == "ran":
             r.ran.append(job.id)
             r.seconds[job.kind] += outcome.seconds
+            n, sec = r.per_worker.get(outcome.worker or "?", (0, 0.0))
+            r.per_worker[outcome.worker or "?"] = [n + 1, sec + outcome.seconds]
         elif outcome.status == "cached":
             r.cached.append(job.id)
         elif outcome.status == "skipped":
@@ -210,23 +252,25 @@ def run_jobs(jobs: list[Job], store: RunStore, *, progress: bool = True,
     torch.set_num_threads(JOB_THREADS)  # the parent, too: run_info records the jobs' threads
     tally = _Tally(jobs, progress)
     root, plugins = str(store.root.resolve()), tuple(plugins)
+    store.root.mkdir(parents=True, exist_ok=True)
     run = {"local": _run_local, "processes": _run_processes, "dask": _run_dask}[executor]
     try:
-        run(jobs, root, tally, workers=workers, scheduler=scheduler, plugins=plugins)
+        run(jobs, root, tally, workers=workers, scheduler=scheduler, plugins=plugins,
+            env=worker_env())
     finally:
         report = tally.close()
     return report
 
 
 def _run_local(jobs: list[Job], root: str, tally: _Tally, *, plugins: tuple[str, ...],
-               **_: object) -> None:
+               env: dict[str, str], **_: object) -> None:
     for job in jobs:
         tally.bar.set_postfix_str(job.label[:50])
-        tally.add(run_one(job, root, tally.progress, *tally.deps(job), plugins=plugins))
+        tally.add(run_one(job, root, tally.progress, *tally.deps(job), plugins=plugins, env=env))
 
 
 def _run_processes(jobs: list[Job], root: str, tally: _Tally, *, workers: int | None,
-                   plugins: tuple[str, ...], **_: object) -> None:
+                   plugins: tuple[str, ...], env: dict[str, str], **_: object) -> None:
     """A `ProcessPoolExecutor` whose workers come from a forkserver that has imported
     kdbench's job code once (plain fork is unsafe once torch has started its thread pools; the
     forkserver process never runs a torch op, and spawn would import torch in every worker);
@@ -253,7 +297,8 @@ def _run_processes(jobs: list[Job], root: str, tally: _Tally, *, workers: int | 
                     tally.add(Outcome(job.id, "skipped"))
                     ready = [j for j in pending if tally.ready(j)]
                 else:
-                    running[pool.submit(run_one, job, root, False, *deps, plugins=plugins)] = job
+                    running[pool.submit(run_one, job, root, False, *deps, plugins=plugins,
+                                        env=env)] = job
             if not running:
                 if pending:  # cannot happen for a plan: dependencies come first
                     raise RuntimeError(f"jobs wait on dependencies that never finish: {pending}")
@@ -301,7 +346,8 @@ def _dask_client(scheduler: str | None, workers: int | None) -> tuple[object, Ca
 
 
 def _run_dask(jobs: list[Job], root: str, tally: _Tally, *, workers: int | None,
-              scheduler: str | None, plugins: tuple[str, ...], **_: object) -> None:
+              scheduler: str | None, plugins: tuple[str, ...], env: dict[str, str],
+              **_: object) -> None:
     """One task per job, keyed by the job id; a dependency is passed as its future, so the
     scheduler runs a job only after its dependencies and on any worker. A task that dask itself
     gives up on (its worker died too often, ``KilledWorker``) fails, and its dependants, which
@@ -314,7 +360,7 @@ def _run_dask(jobs: list[Job], root: str, tally: _Tally, *, workers: int | None,
         for job in jobs:
             deps = [futures[d] for d in job.deps if d in futures]
             futures[job.id] = client.submit(run_one, job, root, False, *deps, plugins=plugins,
-                                            key=job.id, pure=False)
+                                            env=env, key=job.id, pure=False)
         lost: dict[str, str] = {}
         for fut in as_completed(list(futures.values())):
             if fut.status == "finished":

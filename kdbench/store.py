@@ -20,7 +20,7 @@ import os
 import shutil
 import warnings
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -170,21 +170,36 @@ class RunStore:
         job.write_json("config.json", config)
         return job
 
-    def finish(self, job_id: str) -> None:
-        """Write the completion marker listing every file of the job with its SHA-256."""
+    def finish(self, job_id: str, ran: dict | None = None) -> None:
+        """Write the completion marker listing every file of the job with its SHA-256, and
+        ``ran`` (where and how long it ran: ``{"worker": "host:pid", "seconds": ...}``)."""
         path = self.root / job_id
         files = {p.name: sha256_file(p) for p in sorted(path.iterdir())
                  if p.is_file() and not p.name.startswith(".") and p.name != DONE}
-        atomic_write_text(path / DONE, json.dumps({"files": files}, indent=1, sort_keys=True) + "\n")
+        marker = {"files": files, **({"ran": ran} if ran else {})}
+        atomic_write_text(path / DONE, json.dumps(marker, indent=1, sort_keys=True) + "\n")
 
-    @contextmanager
-    def lock(self, job_id: str) -> Iterator[None]:
+    def lock(self, job_id: str) -> AbstractContextManager[None]:
         """Exclusive lock on the job (blocks while another process holds it)."""
-        path = self.root / job_id
-        path.mkdir(parents=True, exist_ok=True)
-        with open(path / ".lock", "w") as f:
-            fcntl.flock(f, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(f, fcntl.LOCK_UN)
+        return file_lock(self.root / job_id / ".lock")
+
+
+@contextmanager
+def file_lock(path: Path) -> Iterator[None]:
+    """Exclusive ``flock`` on ``path`` (created with its folder), blocking while another
+    process holds it. Not re-entrant: a process must not take the same lock twice."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def results_lock(store: RunStore) -> AbstractContextManager[None]:
+    """The lock of a work directory's ``results/`` (every suite's tables, ``user_models.json``
+    and ``leaderboard.csv``): held while one process registers, collects and ranks, so that
+    two ``run all`` / ``add-pair`` / `kdbench.evaluate_model` calls on one work directory never
+    interleave their read-modify-writes. It lives in the run store, ``runs/.locks/``."""
+    return file_lock(store.root / ".locks" / "results.lock")

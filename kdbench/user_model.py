@@ -40,7 +40,7 @@ from .errors import UserError
 from .plan import ModelEntry, job_id
 from .prediction import Prediction
 from .predictors import SingleNet
-from .store import RunStore, atomic_write_text
+from .store import RunStore, atomic_write_text, results_lock
 
 REGISTRY = "user_models.json"
 ROLE = "user"
@@ -97,17 +97,18 @@ def registered_models(results: Path, suite: Any) -> list[ModelEntry]:
 
 def evaluate_model(model: nn.Module | Callable[[torch.Tensor], Prediction], *,
                    suite: str = "mnist5k", name: str = "my-net", workdir: str | Path = ".",
-                   report: bool = False) -> dict[str, Any]:
+                   report: bool = False, replace_results: bool = False) -> dict[str, Any]:
     """Evaluate ``model`` on every split of ``suite``, add it to the suite's results and rank
     it on the leaderboard (module docstring). ``suite`` is a built-in suite name or a path to
     a suite file; ``name`` the model's name on the board (1-64 lowercase letters, digits, '_'
-    or '-'); ``report`` also rewrites ``reports/<suite>/``.
+    or '-'); ``report`` also rewrites ``reports/<suite>/``; ``replace_results`` writes over
+    results of other settings of the suite (refused by default: ``--replace-results``).
 
     Returns ``{"name", "job", "rank", "row"}``: the evaluate job's id, the model's rank in the
     suite and its leaderboard row (a dict). Raises `UserError` for a bad name or suite,
     `TypeError` for a model that is neither an ``nn.Module`` nor a callable.
     """
-    from .collect import collect
+    from .collect import check_results_target, collect, suite_hash
     from .config import check_name, load_suite
     from .data.splits import check_files, load_dataset
     from .jobs import data_config, evaluate_predictor
@@ -145,17 +146,19 @@ def evaluate_model(model: nn.Module | Callable[[torch.Tensor], Prediction], *,
                                    store.begin(jid, config), cpu_predictor=cpu)
                 store.finish(jid)
     results = wd / "results" / s.name
-    results.mkdir(parents=True, exist_ok=True)
-    reg = _registry(results)
-    reg[name] = {"job": jid, **key, "data_sha256": _data_digest(dataclasses.asdict(s.data))}
-    atomic_write_text(results / REGISTRY, json.dumps(reg, indent=1, sort_keys=True) + "\n")
     models = plan(s)[1]
-    collect(s, models, store, results)
-    board = update_leaderboard(wd, s.name, results)
-    if report:
-        from .report import write_report
+    with results_lock(store):  # concurrent calls: each registration survives the others
+        check_results_target(results, suite_hash(models), replace=replace_results)
+        results.mkdir(parents=True, exist_ok=True)
+        reg = _registry(results)
+        reg[name] = {"job": jid, **key, "data_sha256": _data_digest(dataclasses.asdict(s.data))}
+        atomic_write_text(results / REGISTRY, json.dumps(reg, indent=1, sort_keys=True) + "\n")
+        collect(s, models, store, results)
+        board = update_leaderboard(wd, s.name, results)
+        if report:
+            from .report import write_report
 
-        write_report(s.name, results, wd / "reports" / s.name, leaderboard=board)
+            write_report(s.name, results, wd / "reports" / s.name, leaderboard=board)
     row = board[(board.suite == s.name) & (board.model == name)]
     if row.empty:
         raise RuntimeError(f"'{name}' did not reach the leaderboard; see {results}")
