@@ -70,7 +70,7 @@ def _run_and_report(suite, wd: Path, args: argparse.Namespace, only: set[str] | 
     from .plan import plan
     from .store import RunStore, results_lock
 
-    check_options(args.executor, args.workers, args.scheduler)
+    check_options(args.executor, args.workers, args.scheduler, args.cluster)
     device = devices.use(args.device)
     jobs, models = plan(suite)
     results = wd / "results" / suite.name
@@ -92,7 +92,8 @@ def _run_and_report(suite, wd: Path, args: argparse.Namespace, only: set[str] | 
     t0 = time.perf_counter()
     store = RunStore(wd / "runs")
     report = run_jobs(jobs, store, progress=not args.quiet, executor=args.executor,
-                      workers=args.workers, scheduler=args.scheduler, plugins=args.plugin)
+                      workers=args.workers, scheduler=args.scheduler, plugins=args.plugin,
+                      cluster=args.cluster)
     t1 = time.perf_counter()
     with results_lock(store):
         return _collect_and_report(suite, models, store, results, wd, report, args, base_hash,
@@ -256,6 +257,10 @@ def _executor_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--scheduler", metavar="ADDRESS", help="with --executor dask: address of a "
                    "running dask scheduler, e.g. tcp://10.0.0.5:8786 (default: start a local "
                    "cluster); the work directory must be on a filesystem every worker shares")
+    p.add_argument("--cluster", choices=["slurm", "pbs"], help="with --executor dask: start "
+                   "a dask-jobqueue cluster whose --workers worker processes are batch jobs "
+                   "(sbatch / qsub), configured by dask's jobqueue configuration; needs the "
+                   "[cluster] extra (docs/scaling.md)")
     p.add_argument("--data-dir", metavar="DIR", help="root of the external data files (CIFAR-10, "
                    "CIFAR-100, SVHN, CIFAR-10-C, CIFAR-10.1; layouts in docs/data.md); default: "
                    "$KDBENCH_DATA, else ./data")

@@ -64,7 +64,9 @@ from .store import RunStore
 
 JOB_THREADS = 1
 EXECUTORS = ("local", "processes", "dask")
+CLUSTERS = ("slurm", "pbs")  # dask-jobqueue's SLURMCluster, PBSCluster
 DASK_MISSING = "--executor dask needs dask.distributed: pip install -e '.[dask]'"
+JOBQUEUE_MISSING = "--cluster needs dask-jobqueue: pip install -e '.[cluster]'"
 
 Status = Literal["ran", "cached", "failed", "skipped"]
 
@@ -221,7 +223,8 @@ class _Tally:
         return self.report
 
 
-def check_options(executor: str, workers: int | None, scheduler: str | None) -> None:
+def check_options(executor: str, workers: int | None, scheduler: str | None,
+                  cluster: str | None = None) -> None:
     """`UserError` for an unknown executor or options that do not go with it."""
     if executor not in EXECUTORS:
         raise UserError(f"unknown executor '{executor}'; expected one of {', '.join(EXECUTORS)}")
@@ -231,24 +234,38 @@ def check_options(executor: str, workers: int | None, scheduler: str | None) -> 
         raise UserError("--workers needs --executor processes or dask (local runs one job at a time)")
     if scheduler is not None and executor != "dask":
         raise UserError(f"--scheduler needs --executor dask, found --executor {executor}")
+    if cluster is not None:
+        if cluster not in CLUSTERS:
+            raise UserError(f"unknown cluster '{cluster}'; expected one of {', '.join(CLUSTERS)}")
+        if executor != "dask":
+            raise UserError(f"--cluster needs --executor dask, found --executor {executor}")
+        if scheduler is not None:
+            raise UserError("--cluster starts its own scheduler; give --cluster or --scheduler, not both")
     if executor == "dask":
         try:
             import distributed  # noqa: F401
         except ImportError:
             raise UserError(DASK_MISSING) from None
+    if cluster is not None:
+        try:
+            import dask_jobqueue  # noqa: F401
+        except ImportError:
+            raise UserError(JOBQUEUE_MISSING) from None
 
 
 def run_jobs(jobs: list[Job], store: RunStore, *, progress: bool = True,
              executor: str = "local", workers: int | None = None, scheduler: str | None = None,
-             plugins: Iterable[str] = ()) -> RunReport:
+             plugins: Iterable[str] = (), cluster: str | None = None) -> RunReport:
     """Run every job not yet finished; dependencies come before dependants in ``jobs``.
 
     ``executor``: ``local`` (in this process), ``processes`` (``workers`` spawned processes,
     default `default_workers`) or ``dask`` (the dask.distributed scheduler at ``scheduler``,
-    else a ``LocalCluster`` of ``workers`` single-threaded processes). ``plugins`` are imported
-    in every worker before its first job. Raises `UserError` for an invalid combination.
+    else a ``LocalCluster`` of ``workers`` single-threaded processes, or with ``cluster`` a
+    dask-jobqueue cluster of ``workers`` worker processes submitted as batch jobs,
+    `_jobqueue_cluster`). ``plugins`` are imported in every worker before its first job.
+    Raises `UserError` for an invalid combination.
     """
-    check_options(executor, workers, scheduler)
+    check_options(executor, workers, scheduler, cluster)
     torch.set_num_threads(JOB_THREADS)  # the parent, too: run_info records the jobs' threads
     tally = _Tally(jobs, progress)
     root, plugins = str(store.root.resolve()), tuple(plugins)
@@ -256,7 +273,7 @@ def run_jobs(jobs: list[Job], store: RunStore, *, progress: bool = True,
     run = {"local": _run_local, "processes": _run_processes, "dask": _run_dask}[executor]
     try:
         run(jobs, root, tally, workers=workers, scheduler=scheduler, plugins=plugins,
-            env=worker_env())
+            env=worker_env(), cluster=cluster)
     finally:
         report = tally.close()
     return report
@@ -324,10 +341,40 @@ def _run_processes(jobs: list[Job], root: str, tally: _Tally, *, workers: int | 
     pool.shutdown(wait=True)
 
 
-def _dask_client(scheduler: str | None, workers: int | None) -> tuple[object, Callable[[], None]]:
+def _jobqueue_cluster(kind: str, workers: int | None):
+    """A dask-jobqueue ``SLURMCluster`` / ``PBSCluster`` configured by dask's configuration
+    (``~/.config/dask/jobqueue.yaml``, or ``DASK_JOBQUEUE__SLURM__CORES=...`` variables: cores,
+    processes, memory, queue, account, walltime, job-script-prologue, ...; docs/scaling.md),
+    scaled to ``workers`` worker processes (default: one batch job's worth). Its workers are
+    batch jobs (``sbatch`` / ``qsub``) that run this Python."""
+    import dask_jobqueue
+
+    make = {"slurm": dask_jobqueue.SLURMCluster, "pbs": dask_jobqueue.PBSCluster}[kind]
+    try:
+        cluster = make()
+    except ValueError as e:  # no cores / memory configured
+        raise UserError(f"--cluster {kind}: {e}; set them in dask's jobqueue configuration "
+                        f"(docs/scaling.md)") from None
+    if workers is None:
+        cluster.scale(jobs=1)
+    else:
+        cluster.scale(n=workers)
+    return cluster
+
+
+def _dask_client(scheduler: str | None, workers: int | None,
+                 cluster_kind: str | None = None) -> tuple[object, Callable[[], None]]:
     """A connected ``distributed.Client`` and the function that closes it (and its cluster)."""
     from distributed import Client, LocalCluster
 
+    if cluster_kind is not None:
+        jq = _jobqueue_cluster(cluster_kind, workers)
+        client = Client(jq)
+
+        def close_jobqueue() -> None:  # cancels the batch jobs of the workers
+            client.close()
+            jq.close()
+        return client, close_jobqueue
     if scheduler is not None:
         try:
             client = Client(scheduler, timeout="30s")
@@ -347,14 +394,14 @@ def _dask_client(scheduler: str | None, workers: int | None) -> tuple[object, Ca
 
 def _run_dask(jobs: list[Job], root: str, tally: _Tally, *, workers: int | None,
               scheduler: str | None, plugins: tuple[str, ...], env: dict[str, str],
-              **_: object) -> None:
+              cluster: str | None = None, **_: object) -> None:
     """One task per job, keyed by the job id; a dependency is passed as its future, so the
     scheduler runs a job only after its dependencies and on any worker. A task that dask itself
     gives up on (its worker died too often, ``KilledWorker``) fails, and its dependants, which
     then fail with the same error, are reported as skipped."""
     from distributed import as_completed
 
-    client, close = _dask_client(scheduler, workers)
+    client, close = _dask_client(scheduler, workers, cluster)
     try:
         futures = {}
         for job in jobs:
