@@ -429,13 +429,17 @@ def test_conformal_with_all_equal_scores_and_one_calibration_example():
     assert one["qhat"] == math.inf and one["coverage"] == 1.0 and one["set_size"] == 10.0
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bin_index computes ceil(v·15) − 1 in floating point: the double just above 11/15 rounds "
-    "to 11 and lands in the bin below (reported with issue 24; not changed here: a fix could "
-    "move committed values)"))
-def test_one_ulp_above_an_edge_is_in_the_upper_bin():
+def test_one_ulp_either_side_of_an_edge_is_in_its_bin():
+    """ceil(v·15) − 1 alone puts the double just above 11/15 in the bin below (its product with
+    15 rounds to 11); bin_index corrects that against the edges' doubles, for every B."""
     from kdbench.metrics.calibration import bin_index
 
     edges = np.array([b / B for b in range(1, B)])
-    above = np.nextafter(edges, 2.0)  # the next double above each edge b/15
-    np.testing.assert_array_equal(bin_index(above, B), ref_bin(above))
+    for v in (np.nextafter(edges, 2.0), np.nextafter(edges, -1.0), edges):
+        np.testing.assert_array_equal(bin_index(v, B), ref_bin(v))
+    assert bin_index(np.array([np.nextafter(11 / 15, 1.0)]), 15)[0] == 11
+    for n_bins in (2, 3, 7, 10, 15, 20, 100):
+        grid = np.arange(n_bins + 1) / n_bins
+        v = np.concatenate([grid, np.nextafter(grid, 2.0), np.nextafter(grid, -1.0)]).clip(0, 1)
+        np.testing.assert_array_equal(
+            bin_index(v, n_bins), np.clip(np.searchsorted(grid, v, side="left") - 1, 0, n_bins - 1))

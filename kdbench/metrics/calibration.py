@@ -1,6 +1,6 @@
 """Calibration metrics: one binning core, thin metrics on top (netcal's structure).
 
-Equal-width bin b of B holds the values v with ceil(v·B) − 1 = b (computed in floating point).
+Equal-width bin b of B holds the values v in (b/B, (b+1)/B], the edges as doubles (``b / B``).
 Top-label metrics bin the confidence c_i = max_k p_ik with correctness 1[argmax p_i = y_i].
 Bins are right-closed, (lo, hi]; a value exactly on an edge belongs to the lower bin and a
 value of exactly 0 (possible for class-wise probabilities) to the first bin.
@@ -32,13 +32,22 @@ def _check_bins(n_bins: Any) -> int:
 def bin_index(values: np.ndarray, edges: np.ndarray | int) -> np.ndarray:
     """Index of the right-closed bin (edges[b], edges[b+1]] holding each value.
 
-    ``edges`` may be an integer B for the equal-width edges b/B: the index is then
-    ceil(v·B) − 1 computed in floating point (no search), clipped to [0, B − 1].
+    ``edges`` may be an integer B for the equal-width edges b/B (the doubles ``b / B``, as
+    ``np.linspace(0, 1, B + 1)`` gives them): the index is then ceil(v·B) − 1 computed in
+    floating point (no search), clipped to [0, B − 1], and moved by one where the rounding of
+    v·B put a value within an ulp of an edge on the wrong side of that edge's double (e.g. the
+    double just above 11/15, whose product with 15 rounds to 11).
     """
     if isinstance(edges, (int, np.integer)):
-        idx = np.ceil(values * edges)
+        b = int(edges)
+        idx = np.ceil(values * b)
         idx -= 1
-        return np.clip(idx, 0, edges - 1, out=idx).astype(np.int64)
+        np.clip(idx, 0, b - 1, out=idx)
+        idx = idx.astype(np.int64)
+        grid = np.arange(b + 1) / b
+        idx += values > grid[idx + 1]   # above its bin's right edge: the next bin
+        idx -= (values <= grid[idx]) & (idx > 0)  # on or below its left edge: the bin before
+        return idx
     return np.clip(np.searchsorted(edges, values, side="left") - 1, 0, len(edges) - 2)
 
 
