@@ -17,7 +17,8 @@ from PIL import Image
 
 matplotlib.use("Agg")
 
-from kdbench.report.figures import STYLE, figure_tasks, forest_figure  # noqa: E402
+from kdbench.report.figures import STYLE, crowded_axes, figure_tasks, forest_figure  # noqa: E402
+from kdbench.report.style import MAX_CURVES  # noqa: E402
 from kdbench.report.style import (FALLBACK_MARKERS, LABELS_ONLY, LABELS_ONLY_COLOUR,  # noqa: E402
                                   METHOD_MARKERS, make_key, variant_of)
 from kdbench.report.tables import model_order, paired_comparisons  # noqa: E402
@@ -165,15 +166,18 @@ def test_negative_control_catches_an_overlap():
 def test_every_figure_at_40_models_has_no_overlapping_text(results, tmp_path):
     tasks = figure_tasks(results)
     stems = [stem for stem, _, _ in tasks]
-    assert stems == ["forest", "reliability", "metric_vs_severity", "conformal",
-                     "ece_by_corruption_sev3", "ece_by_corruption_sev5", "ood_entropy", "ood_mi",
-                     "ood_auroc", "retention", "accuracy_vs_ece", "risk_coverage", "training_curves"]
-    problems = {}
+    assert stems == ["forest", "reliability", "reliability_compressed", "metric_vs_severity",
+                     "compressed_severity", "conformal", "ece_by_corruption_sev3",
+                     "ece_by_corruption_sev5", "ood_entropy", "ood_mi", "ood_auroc", "retention",
+                     "accuracy_vs_ece", "risk_coverage", "training_curves"]
+    problems, crowded = {}, {}
     for stem, fn, args in tasks:
         with plt.rc_context(STYLE):
             fig = fn(*args)
             assert fig is not None, stem
             bad = text_overlaps(fig)
+            if crowded_axes(fig):
+                crowded[stem] = crowded_axes(fig)[:5]
             w, h = fig.get_size_inches()
             # the image text_overlaps drew (figure dpi 100), saved without drawing it again; at
             # this dpi a PNG is about twice the size of the dpi-60 one that had to pass 10 kB
@@ -184,6 +188,21 @@ def test_every_figure_at_40_models_has_no_overlapping_text(results, tmp_path):
         if bad:
             problems[stem] = bad[:5]
     assert not problems, problems
+    assert not crowded, f"axes with more than {MAX_CURVES} curves: {crowded}"
+
+
+def test_negative_control_the_curve_limit_sees_a_crowded_axes():
+    fig, (a, b) = plt.subplots(1, 2)
+    x = np.linspace(0, 1, 10)
+    for k in range(MAX_CURVES + 1):
+        a.plot(x, x + k)
+    for k in range(MAX_CURVES):
+        b.plot(x, x * k)
+    a.set_title("crowded")
+    b.axhline(0.5)  # reference lines and markers without a line are not curves
+    b.plot(x, x, ls="", marker="o")
+    assert crowded_axes(fig) == [("crowded", MAX_CURVES + 1)]
+    plt.close(fig)
 
 
 def test_shared_key_colours_markers_and_fills():
@@ -257,7 +276,7 @@ def test_forest_draws_raw_and_temperature_scaled_comparisons():
         assert fig is not None
         # one student row: the labels-only student is its own baseline, +int8 stays out
         labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
-        assert labels == [key.long_label("small-kd-single")]
+        assert labels == [f"1  {key.long_label('small-kd-single')}"]  # row 1 of the answer table
         marks = _markers(fig.axes)
         assert len(fig.axes) == 8 and len(marks) == 16  # 2 references x 4 metrics x raw/TS
         assert {(m, f) for m, f, _ in marks} == {("o", True), ("D", False)}

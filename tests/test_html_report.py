@@ -67,6 +67,9 @@ function run(){
     for(var k=0;k<hs.length;k++){if(hs[k].textContent.trim()==='ID NLL')col=k}
     if(col>=0){hs[col].click();
       out.sort=Array.from(t.tBodies[0].rows).map(function(r){return r.cells[col].textContent})}}
+  var ans=document.querySelector('table.answer'),fig=document.querySelector('figure img');
+  out.first={answerBottom:ans?box(ans)[3]:null,forestTop:fig?box(fig)[1]:null,
+    forestAlt:fig?fig.alt:null,width:document.documentElement.scrollWidth};
   var pre=document.createElement('pre');pre.id='kd-probe';pre.textContent=JSON.stringify(out);
   document.body.appendChild(pre);
 }
@@ -116,8 +119,19 @@ def test_figure_title_image_caption_in_order_without_overlap(probed):
 def test_contents_links_land_on_their_sections(probed):
     out, _ = probed
     ids = [link["id"] for link in out["links"]]
-    assert ids[:3] == ["findings", "effects-at-a-glance", "summary"], ids
+    assert ids[:3] == ["what-survived-distillation", "findings", "summary"], ids
     assert all(link["found"] and link["visible"] for link in out["links"]), out["links"]
+
+
+def test_first_screen_shows_the_answer_table_and_the_forest_plot(probed):
+    """At 1280 x 900 the answer table ends, and the forest plot starts, on the first screen;
+    the page does not scroll sideways."""
+    out, _ = probed
+    first = out["first"]
+    assert first["forestAlt"] == "forest"
+    assert first["answerBottom"] is not None and first["answerBottom"] < 900, first
+    assert first["forestTop"] < 900 - 100, first
+    assert first["width"] <= 1280, first
 
 
 def test_clicking_a_header_sorts_numerically(probed):

@@ -8,9 +8,9 @@ import pytest
 
 from kdbench.cli import main
 
-FIGURES = ["forest", "reliability", "metric_vs_severity", "conformal", "ece_by_corruption_sev5",
-           "ood_entropy", "ood_mi", "ood_auroc", "retention", "accuracy_vs_ece", "risk_coverage",
-           "training_curves"]
+FIGURES = ["forest", "reliability", "reliability_compressed", "metric_vs_severity",
+           "compressed_severity", "conformal", "ece_by_corruption_sev5", "ood_entropy", "ood_mi",
+           "ood_auroc", "retention", "accuracy_vs_ece", "risk_coverage", "training_curves"]
 
 
 @pytest.fixture(scope="module")
@@ -60,9 +60,19 @@ def test_html_is_self_contained(results):
     assert html.count("<figure ") == html.count("</figure>") == len(FIGURES)
     assert [int(n) for n in re.findall(r"Figure (\d+)\.</span>", html)] == list(range(1, len(FIGURES) + 1))
     assert "<table" in html and "Findings" in html and 'class="dataframe sortable"' in html
-    # the report opens with the forest plot right after the findings
+    # the report opens with the answer table and the forest plot, then the findings; the
+    # models table comes last
     sections = re.findall(r'<h2 id="([^"]+)"', html)
-    assert sections[sections.index("findings") + 1] == "effects-at-a-glance"
+    assert sections[:3] == ["what-survived-distillation", "findings", "summary"], sections
+    assert sections[-1] == "models-and-provenance"
+    first = html.split('<h2 id="findings"')[0]
+    assert 'class="dataframe answer"' in first and 'alt="forest"' in first
+    assert first.count('<p class="setting">') == 2
+
+
+def test_html_is_under_the_size_budget(results):
+    html = results / "reports/smoke/report.html"
+    assert html.stat().st_size < 4_000_000
 
 
 def test_markdown_references_existing_files(results):
@@ -71,7 +81,9 @@ def test_markdown_references_existing_files(results):
     links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", md)
     assert len(links) == len(FIGURES)
     assert all((out / link).exists() for link in links)
-    for section in ("## Findings", "## Effects at a glance", "## Conformal prediction",
+    assert "| # | teacher | method | ID NLL L | ID NLL L TS | ID NLL T | ID NLL T TS |" in md
+    for section in ("## Findings", "## What survived distillation", "## Conformal prediction",
+                    "## Models and provenance",
                     "**Contents**", "*Figure 1. Effects at a glance", "## Summary",
                     "## Paired comparisons", "## Per split",
                     "## Corruption severity", "## OOD detection", "## Retention and fidelity",
@@ -381,3 +393,35 @@ def test_conformal_rows_on_every_labelled_split_and_variant(results):
     assert 0.85 <= idcov.mean() <= 0.95, idcov.mean()
     md = (results / "reports/smoke/report.md").read_text()
     assert "## Conformal prediction" in md and "*LAC sets.*" in md and "*APS sets.*" in md
+
+
+def test_report_package_is_its_table_of_contents():
+    """``kdbench/report/__init__.py`` only re-exports; no module of the package imports from its
+    ``__init__`` (no back edge), and no private name is imported across modules; no bare
+    ``read_csv`` of a results file outside kdbench/results_files.py (collect.py reads the run
+    store's per-job files)."""
+    import ast
+    from pathlib import Path
+
+    import kdbench
+
+    root = Path(kdbench.__file__).parent
+    init = ast.parse((root / "report/__init__.py").read_text())
+    for node in init.body:
+        ok = isinstance(node, (ast.ImportFrom, ast.Import)) or (
+            isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)) or (
+            isinstance(node, ast.Assign) and [t.id for t in node.targets] == ["__all__"])
+        assert ok, ast.dump(node)[:120]
+    for path in sorted(root.rglob("*.py")):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom):
+                names = [a.name for a in node.names]
+                if path.parent.name == "report" and path.name != "__init__.py":
+                    assert not (node.level == 1 and node.module is None), (path.name, names)
+                    assert node.module != "kdbench.report", path.name
+                private = [n for n in names if n.startswith("_") and not n.startswith("__")]
+                if path.parent.name == "report" or "report" in (node.module or ""):
+                    assert not private, (path.relative_to(root), node.module, private)
+        if path.name not in ("results_files.py", "collect.py", "cli.py"):
+            assert "read_csv(" not in path.read_text(), path.relative_to(root)

@@ -1,27 +1,36 @@
 """Paper figures from ``results/<suite>/`` alone (no runs/, no retraining), legible at 40 models.
 
 Every figure uses the one key of `kdbench.report.style` (colour = teacher group, marker =
-method, fill = compressed variant, short labels) and groups models by teacher: figures whose
-panels would crowd draw **one panel row per group** (a teacher with its students; the
-labels-only students last). Error bars are two-sided 95% Student-t intervals over seeds
-(`kdbench.report.stats.seed_interval`; none with one seed). Severities are read from the
-results, never assumed. Stable file names under ``reports/<suite>/figures/`` in PNG (150 dpi)
-and/or PDF/SVG; Matplotlib's Agg backend with fixed metadata, so the same results give the
+method, fill = compressed variant, short labels) and draws at most `MAX_CURVES` curves per
+axes: line figures are small multiples — `group_rows` (a teacher with at most four of its
+students, the labels-only student in grey behind) or, for the reliability diagrams,
+`student_rows` (one student per panel, its teacher and labels-only student in grey behind) —
+and compressed variants get figures of their own (`variant_rows`). Error bars are two-sided 95%
+Student-t intervals over seeds (`kdbench.report.stats.seed_interval`; none with one seed).
+Severities are read from the results, never assumed.
+
+Each figure is registered with its caption (`kdbench.report.figure_registry.register_figure`);
+`write_figures` draws every registered figure to stable file names under
+``reports/<suite>/figures/``: PNG at the resolution the report shows it (`SHOWN_DPI`: one
+figure inch = 100 CSS pixels, so a figure at most `MAX_WIDTH_IN` wide is shown 1:1) and PDF
+(vector, for print). Matplotlib's Agg backend with fixed metadata: the same results give the
 same bytes.
 
 | file | what |
 |---|---|
-| forest | paired per-seed differences student − labels-only and student − teacher (`paired_comparisons`), raw and temperature-scaled (both sides) side by side, 95% t-intervals, filled where Holm-adjusted p < 0.05, for ID NLL, corruption ECE, shift NLL, OOD AUROC; compressed variants left out |
-| reliability | per group: accuracy − confidence per bin and model, bin counts beneath; ID, shift, corrupted at the highest severity; bins under `MIN_BIN` examples left out |
-| metric_vs_severity | per group: accuracy / ECE / NLL / Brier against severity (mean over corruption types) |
-| conformal | per group: coverage and mean set size of 90% conformal sets (LAC, APS) against severity, and on the shift split |
+| forest | paired per-seed differences student − labels-only and student − teacher (`paired_comparisons`), raw and temperature-scaled (both sides) side by side, 95% intervals, filled where Holm-adjusted p < 0.05, for ID NLL, corruption ECE, shift NLL, OOD AUROC; compressed variants left out |
+| reliability | one panel row per student: accuracy − confidence per bin, its teacher and labels-only student in grey; ID, shift, corrupted at the highest severity; bins under `MIN_BIN` examples left out |
+| reliability_compressed | the same per student with compressed variants: the student and its variants (only with variants) |
+| metric_vs_severity | per `group_rows` row: accuracy / ECE / NLL / Brier against severity (mean over corruption types) |
+| compressed_severity | the same per student with compressed variants (only with variants) |
+| conformal | per row: coverage and mean set size of 90% conformal sets (LAC, APS) against severity, and on the shift split |
 | ece_by_corruption_sev<S> | heatmap model x corruption of ECE at the middle and the highest severity of the results |
-| ood_entropy, ood_mi | per group: density of predictive entropy / mutual information on ID, shift and each OOD set |
+| ood_entropy, ood_mi | per row: density of predictive entropy / mutual information on ID, shift and each OOD set |
 | ood_auroc | OOD AUROC (mean over the natural OOD sets) per model and score |
 | retention | teacher value (x) against student value (y), y = x dashed |
 | accuracy_vs_ece | accuracy against ECE on the ID split, the natural shift and the corruptions (mean) |
-| risk_coverage | per group: risk–coverage curves on the ID split and at the highest severity |
-| training_curves | validation NLL and training accuracy per epoch, one column per group; only when ``curves.csv`` exists |
+| risk_coverage | per row: risk–coverage curves on the ID split and at the highest severity |
+| training_curves | validation NLL and training accuracy per epoch (mean over seeds and networks, band = range), one column per row; only when ``curves.csv`` exists |
 """
 
 from __future__ import annotations
@@ -29,6 +38,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import matplotlib
@@ -39,21 +49,41 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from ..results_files import Results, load_results  # noqa: E402
+from .figure_data import FigureData, figure_data, severities  # noqa: E402
+from .figure_registry import figure_tasks as registered_tasks  # noqa: E402
+from .figure_registry import register_figure  # noqa: E402
 from .stats import seed_interval  # noqa: E402
-from .style import Key, add_key, figure_models, make_key  # noqa: E402
-from .tables import (SYNTHETIC_OOD, families, identities, model_order,  # noqa: E402
-                     paired_comparisons, per_seed)
+from .style import (MAX_CURVES, Key, Row, add_key, behind_label, behind_style,  # noqa: E402
+                    group_rows, student_rows, variant_rows)
+from .tables import HEADLINE, SYNTHETIC_OOD, families, identities, paired_comparisons, per_seed  # noqa: E402
 
 METRIC_TITLES = {"accuracy": "accuracy", "ece": "ECE (15 bins)", "nll": "NLL (nats)",
                  "brier": "Brier (sum over classes)"}
 MIN_BIN = 30  # reliability bins with fewer examples (pooled over seeds) are left out
-FOREST = [("id", "nll", "ID NLL", False), ("corrupt", "ece", "corruption ECE", False),
-          ("shift", "nll", "shift NLL", False), ("ood", "auroc_entropy", "OOD AUROC (H)", True)]
+FOREST = HEADLINE
+SHOWN_DPI = 100  # PNG pixels per figure inch = CSS pixels at which the report shows them
+MAX_WIDTH_IN = 12.4  # the report's column (1,240 px) in figure inches
 STYLE = {"font.size": 9, "axes.titlesize": 9, "axes.labelsize": 9, "legend.fontsize": 8,
          "xtick.labelsize": 8, "ytick.labelsize": 8, "svg.hashsalt": "kdbench",
-         "pdf.compression": 6, "figure.dpi": 100}
+         "pdf.compression": 6, "figure.dpi": SHOWN_DPI}
 
 Task = tuple[str, Callable[..., "plt.Figure | None"], tuple]
+
+
+def crowded_axes(fig: plt.Figure, *, limit: int = MAX_CURVES) -> list[tuple[str, int]]:
+    """``(axes title or label, curves)`` of every axes of ``fig`` that draws more than
+    ``limit`` curves. A curve is a visible `Line2D` with a line style and at least three
+    points: reference lines (``axhline``, ``y = x``: two points), markers without a line and
+    error-bar caps do not count."""
+    out = []
+    for ax in fig.axes:
+        n = sum(1 for ln in ax.get_lines()
+                if ln.get_visible() and ln.get_linestyle() not in ("None", "", " ")
+                and len(np.atleast_1d(ln.get_xdata())) >= 3)
+        if n > limit:
+            out.append((ax.get_title() or ax.get_ylabel() or f"axes {fig.axes.index(ax)}", n))
+    return out
 
 
 def _save(fig: plt.Figure, out: Path, stem: str, formats: tuple[str, ...]) -> list[Path]:
@@ -62,7 +92,7 @@ def _save(fig: plt.Figure, out: Path, stem: str, formats: tuple[str, ...]) -> li
         path = out / f"{stem}.{fmt}"
         meta = {"png": {"Software": "kdbench"}, "pdf": {"CreationDate": None, "Producer": "kdbench"},
                 "svg": {"Date": None}}[fmt]
-        fig.savefig(path, dpi=150, bbox_inches="tight", metadata=meta)
+        fig.savefig(path, dpi=SHOWN_DPI, bbox_inches="tight", metadata=meta)
         paths.append(path)
     plt.close(fig)
     return paths
@@ -81,25 +111,21 @@ def _interval(values: pd.Series, by: list[str]) -> pd.DataFrame:
     return out
 
 
-def severities(metrics: pd.DataFrame) -> list[int]:
-    """The corruption severities present in the results, ascending."""
-    return sorted(int(s) for s in metrics.loc[metrics.split == "corrupt", "severity"].unique())
-
-
-def _grid(key: Key, ncols: int, *, width: float, height: float, sharex: bool = False,
-          sharey: bool | str = False):
-    groups = key.groups
-    fig, axes = plt.subplots(len(groups), ncols, figsize=(width * ncols + 1.8, height * len(groups) + 0.9),
-                             squeeze=False, layout="constrained", sharex=sharex, sharey=sharey)
-    return fig, axes, groups
-
-
-def _row_legend(ax: plt.Axes, key: Key, models: list[str]) -> None:
-    """The short labels of one group's models, outside the right of its last panel."""
+def _row_legend(ax: plt.Axes, key: Key, row: Row, *, below: bool = False) -> None:
+    """The short labels of one row's models (and its grey ones): outside the right of its
+    last panel, or (``below``) inside the panel's lower right."""
     handles = [plt.Line2D([], [], ls="", **key.style(m, ms=5), label=key.short_label(m))
-               for m in models]
+               for m in row.models]
+    for m in row.behind:
+        st = behind_style(key, m, ms=5)
+        st.pop("zorder")
+        handles.append(plt.Line2D([], [], **{**st, "lw": 0.9}, label=behind_label(key, m)))
+    if below:
+        ax.legend(handles=handles, loc="lower right", frameon=True, framealpha=0.85, fontsize=6.5,
+                  handletextpad=0.2, borderaxespad=0.3, handlelength=1.6)
+        return
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False,
-              fontsize=7, handletextpad=0.2, borderaxespad=0.0,
+              fontsize=7, handletextpad=0.2, borderaxespad=0.0, handlelength=1.6,
               ncol=1 if len(handles) <= 9 else 2, columnspacing=0.6)
 
 
@@ -109,7 +135,6 @@ def _line(ax: plt.Axes, x, y, key: Key, model: str, *, yerr=None, ls: str = "-",
 
 
 # --------------------------------------------------------------------------- figures
-
 
 FOREST_SERIES = (("raw", "", "0.15", "o", 0.17),
                  ("temperature-scaled (both sides)", " (TS)", "#d95f02", "D", -0.17))
@@ -143,7 +168,7 @@ def forest_figure(metrics: pd.DataFrame, key: Key, everything: pd.DataFrame | No
 
     n = len(students)
     fig, axes = plt.subplots(1, len(FOREST) * len(blocks),
-                             figsize=(2.05 * len(FOREST) * len(blocks) + 2.2, 0.3 * n + 1.8),
+                             figsize=(1.22 * len(FOREST) * len(blocks) + 2.0, 0.27 * n + 1.55),
                              squeeze=False, layout="constrained", sharey=True)
     y = np.arange(n)[::-1]
     for b, kind in enumerate(blocks):
@@ -169,7 +194,9 @@ def forest_figure(metrics: pd.DataFrame, key: Key, everything: pd.DataFrame | No
             ax.tick_params(axis="x", labelsize=6, labelrotation=90)
             ax.grid(axis="x", alpha=0.3)
             ax.set_ylim(-0.7, n - 0.3)
-    axes[0, 0].set_yticks(y, [key.long_label(s) for s in students], fontsize=7)
+    # numbered as the rows of the report's answer table (the same students in the same order)
+    axes[0, 0].set_yticks(y, [f"{i + 1}  {key.long_label(s)}" for i, s in enumerate(students)],
+                          fontsize=7)
     handles = [plt.Line2D([], [], ls="", color=colour, marker=marker, ms=5, mew=1.0,
                           markerfacecolor=colour, label=label)
                for label, _, colour, marker, _ in FOREST_SERIES]
@@ -182,63 +209,95 @@ def forest_figure(metrics: pd.DataFrame, key: Key, everything: pd.DataFrame | No
     return fig
 
 
-def reliability_figure(rel: pd.DataFrame, metrics: pd.DataFrame, key: Key) -> plt.Figure | None:
-    """Per group (row) and split (column): accuracy − confidence of each confidence bin
-    (pooled over seeds) against the bin's mean confidence, one line per model (above 0 =
-    under-confident, below = over-confident), and the bins' example counts beneath (log);
-    bins with fewer than `MIN_BIN` examples are left out."""
+def _reliability_points(pooled: pd.DataFrame, model: str, split: str, sev: int | None):
+    """(confidence, accuracy − confidence) of the bins of one model and split with at least
+    `MIN_BIN` examples (pooled over seeds; over corruption types at severity ``sev``)."""
+    try:
+        b = pooled.loc[(model, split)]
+    except KeyError:
+        return None
+    if sev is not None:
+        b = b.xs(sev, level="severity") if sev in b.index.get_level_values(0) else b.iloc[:0]
+    else:
+        b = b.groupby(level="bin").sum()
+    b = b[b["count"] >= MIN_BIN]
+    if b.empty:
+        return None
+    conf = b.conf_sum / b["count"]
+    return conf.to_numpy(), (b.acc_sum / b["count"] - conf).to_numpy()
+
+
+def reliability_figure(rel: pd.DataFrame, metrics: pd.DataFrame, key: Key,
+                       rows: list[Row] | None = None) -> plt.Figure | None:
+    """Small multiples: one panel row per `Row` (default `student_rows`: each student with its
+    teacher and its labels-only student in grey behind), one column per split (ID test,
+    natural shift, corrupted at the highest severity): accuracy − confidence of each confidence
+    bin (pooled over seeds) against the bin's mean confidence (above 0 = under-confident, below
+    = over-confident); bins with fewer than `MIN_BIN` examples are left out. With more than 10
+    rows the panels wrap into two blocks side by side."""
     if rel.empty:
+        return None
+    rows = student_rows(key) if rows is None else rows
+    present = set(rel.model)
+    rows = [r for r in rows if set(r.models) & present]
+    if not rows:
         return None
     sevs = severities(metrics)
     cols = [("id", None, "ID test"), ("shift", None, "natural shift")]
     if sevs:
-        cols.append(("corrupt", sevs[-1], f"corrupted, severity {sevs[-1]}"))
-    groups = key.groups
-    fig = plt.figure(figsize=(3.2 * len(cols) + 1.9, 2.9 * len(groups) + 0.9), layout="constrained")
-    # one gridspec (main and counts rows alternate): nested gridspecs make constrained layout
-    # iterate a set of them, whose order (object ids) changes the last digits between runs
-    grid = fig.add_gridspec(2 * len(groups), len(cols), height_ratios=[3, 1] * len(groups))
+        cols.append(("corrupt", sevs[-1], f"corrupted, sev. {sevs[-1]}"))
+    blocks = 1 if len(rows) <= 10 else 2
+    nrow = -(-len(rows) // blocks)
+    ncol = len(cols) * blocks
+    fig, axes = plt.subplots(nrow, ncol, figsize=(2.05 * ncol + 0.9 + 1.6 * blocks, 1.45 * nrow + 1.0),
+                             squeeze=False, layout="constrained", sharex=True, sharey=True)
     rel = rel.assign(conf_sum=rel["confidence"].fillna(0) * rel["count"],
                      acc_sum=rel["accuracy"].fillna(0) * rel["count"])
     pooled = rel.groupby(["model", "split", "severity", "bin"]).agg(
         count=("count", "sum"), conf_sum=("conf_sum", "sum"), acc_sum=("acc_sum", "sum"))
-    for r, g in enumerate(groups):
-        members = [m for m in key.members(g) if m in set(rel.model)]
+    for i, row in enumerate(rows):
+        r, block = i % nrow, i // nrow
         for c, (split, sev, title) in enumerate(cols):
-            ax = fig.add_subplot(grid[2 * r, c])
-            axc = fig.add_subplot(grid[2 * r + 1, c], sharex=ax)
-            for m in members:
-                try:
-                    b = pooled.loc[(m, split)]
-                except KeyError:
-                    continue
-                if sev is not None:
-                    b = b.xs(sev, level="severity") if sev in b.index.get_level_values(0) else b.iloc[:0]
-                else:
-                    b = b.groupby(level="bin").sum()
-                b = b[b["count"] >= MIN_BIN]
-                if b.empty:
-                    continue
-                conf, acc = b.conf_sum / b["count"], b.acc_sum / b["count"]
-                _line(ax, conf, acc - conf, key, m, ms=4)
-                axc.plot(conf, b["count"], lw=0.8, **key.style(m, ms=3))
-            ax.axhline(0, color="0.3", lw=0.8, ls="--")
+            ax = axes[r, block * len(cols) + c]
+            for m in row.behind:
+                pts = _reliability_points(pooled, m, split, sev)
+                if pts is not None:
+                    ax.plot(*pts, lw=0.9, **behind_style(key, m, ms=3))
+            for m in row.models:
+                pts = _reliability_points(pooled, m, split, sev)
+                if pts is not None:
+                    ax.plot(*pts, lw=1.2, zorder=3, **key.style(m, ms=3.5))
+            ax.axhline(0, color="0.3", lw=0.7, ls=":")
             ax.set_xlim(0, 1.02)
-            ax.tick_params(labelbottom=False)
             ax.grid(alpha=0.3)
-            axc.set_yscale("log")
-            axc.yaxis.set_major_locator(matplotlib.ticker.LogLocator(subs=(1.0, 3.0), numticks=4))
-            axc.yaxis.set_minor_locator(matplotlib.ticker.NullLocator())
-            axc.set_xlabel("confidence (bin mean)", fontsize=7, labelpad=1)
             if r == 0:
                 ax.set_title(title)
+            if r == nrow - 1 or i == len(rows) - 1:
+                ax.set_xlabel("confidence", fontsize=7, labelpad=1)
+                ax.tick_params(labelbottom=True)
             if c == 0:
-                ax.set_ylabel(f"{g}\naccuracy − confidence", fontsize=8)
-                axc.set_ylabel("examples", fontsize=7)
-            if c == len(cols) - 1:
-                _row_legend(ax, key, members)
-    add_key(fig, key)
+                ax.set_ylabel(row.title.replace(" · ", "\n"), fontsize=7, color=key.colour(row.models[0]))
+    for i in range(len(rows), nrow * blocks):  # empty panels of the last block
+        for c in range(len(cols)):
+            axes[i % nrow, (i // nrow) * len(cols) + c].set_visible(False)
+    _behind_legend(fig, key, rows)
     return fig
+
+
+def _behind_legend(fig: plt.Figure, key: Key, rows: list[Row]) -> None:
+    """Beneath ``fig``, in one legend: how the grey curves read, then the shared key."""
+    handles = []
+    teacher = next((m for r in rows for m in r.behind if key.method[m] == "teacher"), None)
+    base = next((m for r in rows for m in r.behind if key.method[m] != "teacher"), None)
+    for m, label in ((teacher, "grey dashed: its teacher"),
+                     (base, "grey: labels-only student")):
+        if m is not None:
+            st = behind_style(key, m, ms=4)
+            st.pop("zorder")
+            handles.append(plt.Line2D([], [], lw=0.9, **st, label=label))
+    handles += key.legend_handles()
+    fig.legend(handles=handles, loc="outside lower center", frameon=False,
+               ncol=min(len(handles), 7), fontsize=8, handletextpad=0.3, columnspacing=1.0)
 
 
 def _severity_values(metrics: pd.DataFrame, metric: str) -> pd.Series:
@@ -250,46 +309,55 @@ def _severity_values(metrics: pd.DataFrame, metric: str) -> pd.Series:
     return pd.concat([clean, corr]).groupby(["model", "severity", "seed"])["value"].mean()
 
 
-def _per_group_lines(key: Key, columns: list[tuple[str, pd.Series]],
-                     xticks: list, xlabels: list[str], xlabel: str,
-                     hlines: dict[int, float] | None = None, apart: float | None = None
-                     ) -> plt.Figure:
-    """One row per group, one column per (title, values indexed (model, x, seed)); a line per
-    model with its seed interval; the point at x = ``apart`` (e.g. the shift split) is drawn
-    without a line to the others."""
-    fig, axes, groups = _grid(key, len(columns), width=2.8, height=2.2, sharex=True)
-    for r, g in enumerate(groups):
-        members = key.members(g)
-        for c, (title, vals) in enumerate(columns):
-            ax = axes[r, c]
-            agg = _interval(vals, ["model", "x"]) if len(vals) else pd.DataFrame()
-            for m in members:
+def _row_lines(key: Key, rows: list[Row], columns: list[tuple[str, pd.Series]],
+               xticks: list, xlabels: list[str], xlabel: str,
+               hlines: dict[int, float] | None = None, apart: float | None = None
+               ) -> plt.Figure:
+    """One panel row per `Row`, one column per (title, values indexed (model, x, seed)); a line
+    per model with its seed interval (the row's ``behind`` models in grey, without error
+    bars); the point at x = ``apart`` (e.g. the shift split) is drawn without a line to the
+    others."""
+    fig, axes = plt.subplots(len(rows), len(columns),
+                             figsize=(2.35 * len(columns) + 1.9, 1.85 * len(rows) + 0.9),
+                             squeeze=False, layout="constrained", sharex=True)
+    aggs = [_interval(vals, ["model", "x"]) if len(vals) else pd.DataFrame() for _, vals in columns]
+    for r, row in enumerate(rows):
+        for c, (title, _) in enumerate(columns):
+            ax, agg = axes[r, c], aggs[c]
+            for m in (*row.behind, *row.models):
                 if agg.empty or m not in agg.index.get_level_values(0):
                     continue
                 a = agg.loc[m].sort_index()
                 for part, ls in ((a[a.index != apart], "-"), (a[a.index == apart], "")):
-                    if len(part):
-                        _line(ax, part.index.to_numpy(), part["mean"].to_numpy(), key, m,
-                              yerr=part["half"].to_numpy(), ls=ls)
+                    if not len(part):
+                        continue
+                    x, y = part.index.to_numpy(), part["mean"].to_numpy()
+                    if m in row.behind:
+                        st = behind_style(key, m, ms=3)
+                        ax.plot(x, y, lw=0.9, **{**st, "ls": st["ls"] if ls else ""})
+                    else:
+                        _line(ax, x, y, key, m, yerr=part["half"].to_numpy(), ls=ls, ms=4)
             if hlines and c in hlines:
                 ax.axhline(hlines[c], color="0.3", lw=0.8, ls=":")
             ax.set_xticks(xticks, xlabels)
             ax.grid(alpha=0.3)
             if r == 0:
                 ax.set_title(title)
-            if r == len(groups) - 1:
+            if r == len(rows) - 1:
                 ax.set_xlabel(xlabel)
             if c == 0:
-                ax.set_ylabel(g, fontsize=9, fontweight="bold")
+                ax.set_ylabel(row.title, fontsize=8, fontweight="bold")
             if c == len(columns) - 1:
-                _row_legend(ax, key, members)
+                _row_legend(ax, key, row)
     add_key(fig, key)
     return fig
 
 
-def severity_figure(metrics: pd.DataFrame, key: Key) -> plt.Figure | None:
+def severity_figure(metrics: pd.DataFrame, key: Key, rows: list[Row] | None = None
+                    ) -> plt.Figure | None:
     """Accuracy, ECE, NLL and Brier against corruption severity (0 = clean ID test), mean over
-    corruption types per seed, then over seeds with the t-interval; one row per group."""
+    corruption types per seed, then over seeds with the t-interval; one panel row per `Row`
+    (default `group_rows`)."""
     sevs = severities(metrics)
     cols = []
     for metric, title in METRIC_TITLES.items():
@@ -297,8 +365,9 @@ def severity_figure(metrics: pd.DataFrame, key: Key) -> plt.Figure | None:
         cols.append((title, v.rename_axis(["model", "x", "seed"])))
     if all(v.empty for _, v in cols):
         return None
-    return _per_group_lines(key, cols, [0, *sevs], ["clean", *map(str, sevs)],
-                            "corruption severity")
+    rows = group_rows(key) if rows is None else rows
+    return _row_lines(key, rows, cols, [0, *sevs], ["clean", *map(str, sevs)],
+                      "corruption severity")
 
 
 def conformal_figure(metrics: pd.DataFrame, key: Key) -> plt.Figure | None:
@@ -320,9 +389,9 @@ def conformal_figure(metrics: pd.DataFrame, key: Key) -> plt.Figure | None:
         v = pd.concat([v, sh]) if len(sh) else v
         v.index = v.index.set_names(["model", "x", "seed"])
         cols.append((title, v))
-    return _per_group_lines(key, cols, [0, *sevs, shift_x],
-                            ["clean", *map(str, sevs), "shift"], "corruption severity",
-                            hlines={0: 0.9, 1: 0.9}, apart=shift_x)
+    return _row_lines(key, group_rows(key), cols, [0, *sevs, shift_x],
+                      ["clean", *map(str, sevs), "shift"], "corruption severity",
+                      hlines={0: 0.9, 1: 0.9}, apart=shift_x)
 
 
 def heatmap_figure(metrics: pd.DataFrame, key: Key, severity: int) -> plt.Figure | None:
@@ -356,28 +425,30 @@ def heatmap_figure(metrics: pd.DataFrame, key: Key, severity: int) -> plt.Figure
 
 
 def density_figure(hist: pd.DataFrame, key: Key, quantity: str, xlabel: str) -> plt.Figure | None:
-    """Per group (row) and evaluation set (column): the density of ``quantity`` pooled over
-    seeds, one line per model (log scale)."""
+    """Per panel row (`group_rows`) and evaluation set (column): the density of ``quantity``
+    pooled over seeds, one line per model (log scale), the labels-only student in grey."""
     h = hist[hist.quantity == quantity]
     if h.empty:
         return None
     sets = [("id", "test")] + sorted({(s, d) for s, d in zip(h.split, h.dataset) if s != "id"},
                                      key=lambda sd: (sd[0] != "shift", sd))
-    fig, axes, groups = _grid(key, len(sets), width=2.3, height=1.9, sharex=True)
+    rows = group_rows(key)
+    fig, axes = plt.subplots(len(rows), len(sets), figsize=(2.05 * len(sets) + 1.9, 1.7 * len(rows) + 0.9),
+                             squeeze=False, layout="constrained", sharex=True)
     g_all = h.groupby(["model", "split", "dataset", "bin"]).agg(lo=("lo", "first"), hi=("hi", "first"),
                                                                count=("count", "sum"))
-    for r, g in enumerate(groups):
-        members = [m for m in key.members(g) if m in set(h.model)]
+    for r, row in enumerate(rows):
         for c, (split, ds) in enumerate(sets):
             ax = axes[r, c]
-            for m in members:
+            for m in (*row.behind, *row.models):
                 try:
                     b = g_all.loc[(m, split, ds)]
                 except KeyError:
                     continue
                 dens = b["count"] / (b["count"].sum() * (b.hi - b.lo))
                 mid = ((b.lo + b.hi) / 2).to_numpy()
-                ax.plot(mid, dens.to_numpy(), lw=0.9, markevery=4, **key.style(m, ms=3.5))
+                st = behind_style(key, m, ms=3) if m in row.behind else key.style(m, ms=3.5)
+                ax.plot(mid, dens.to_numpy(), lw=0.9, markevery=4, **st)
             ax.set_yscale("log")
             ax.yaxis.set_major_locator(matplotlib.ticker.LogLocator(subs=(1.0, 2.0, 5.0), numticks=5))
             ax.yaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
@@ -385,12 +456,12 @@ def density_figure(hist: pd.DataFrame, key: Key, quantity: str, xlabel: str) -> 
             ax.grid(alpha=0.3)
             if r == 0:
                 ax.set_title("ID test" if split == "id" else f"{split}: {ds}")
-            if r == len(groups) - 1:
+            if r == len(rows) - 1:
                 ax.set_xlabel(xlabel, fontsize=8)
             if c == 0:
-                ax.set_ylabel(f"{g}\ndensity", fontsize=8)
+                ax.set_ylabel(f"{row.title}\ndensity", fontsize=8)
             if c == len(sets) - 1:
-                _row_legend(ax, key, members)
+                _row_legend(ax, key, row)
     add_key(fig, key)
     return fig
 
@@ -496,7 +567,7 @@ def acc_ece_figure(metrics: pd.DataFrame, key: Key) -> plt.Figure | None:
 
 
 def risk_coverage_figure(rc: pd.DataFrame, key: Key) -> plt.Figure | None:
-    """Selective risk against coverage per group, on the ID split and on the corrupted splits
+    """Selective risk against coverage per panel row (`group_rows`), on the ID split and on the corrupted splits
     at the highest severity (mean over corruption types, then seeds with the t-interval)."""
     if rc.empty:
         return None
@@ -507,7 +578,7 @@ def risk_coverage_figure(rc: pd.DataFrame, key: Key) -> plt.Figure | None:
     columns = [(t, sel.groupby(["model", "coverage", "seed"])["risk"].mean()
                 .rename_axis(["model", "x", "seed"])) for t, sel in cols]
     ticks = [0.2, 0.4, 0.6, 0.8, 1.0]
-    fig = _per_group_lines(key, columns, ticks, [f"{t:g}" for t in ticks], "coverage")
+    fig = _row_lines(key, group_rows(key), columns, ticks, [f"{t:g}" for t in ticks], "coverage")
     for ax in fig.axes:
         for line in ax.get_lines():
             line.set_markersize(3)
@@ -516,111 +587,242 @@ def risk_coverage_figure(rc: pd.DataFrame, key: Key) -> plt.Figure | None:
 
 def training_curves_figure(curves: pd.DataFrame, key: Key) -> plt.Figure | None:
     """Validation NLL (top, log) and training accuracy (bottom) against epoch, one column per
-    group; every (seed, network) a thin line with its model's marker."""
-    models = [m for m in key.models if m in set(curves.model)]
-    groups = [g for g in key.groups if any(key.group[m] == g for m in models)]
-    if not groups:
+    `group_rows` row: per model the mean over seeds and networks (ensemble members), the band
+    their range; the labels-only student in grey."""
+    rows = [r for r in group_rows(key) if set(r.models) & set(curves.model)]
+    if not rows:
         return None
-    rows = [("val_nll", "validation NLL (nats)"), ("train_acc", "training accuracy")]
-    fig, axes = plt.subplots(len(rows), len(groups), figsize=(2.9 * len(groups), 5.4),
+    metrics = [("val_nll", "validation NLL (nats)"), ("train_acc", "training accuracy")]
+    fig, axes = plt.subplots(len(metrics), len(rows), figsize=(2.5 * len(rows) + 1.6, 4.6),
                              squeeze=False, sharex="col", layout="constrained")
-    for c, g in enumerate(groups):
-        members = [m for m in models if key.group[m] == g]
-        for r, (metric, label) in enumerate(rows):
+    agg = curves.groupby(["metric", "model", "epoch"])["value"].agg(["mean", "min", "max"])
+    for c, row in enumerate(rows):
+        for r, (metric, label) in enumerate(metrics):
             ax = axes[r, c]
-            sel = curves[(curves.metric == metric) & curves.model.isin(members)]
-            for (model, _, _), gg in sel.groupby(["model", "seed", "member"], sort=True):
-                gg = gg.sort_values("epoch")
-                st = key.style(model, ms=3)
-                step = max(1, len(gg) // 4)  # staggered, so that the markers of a group differ
-                ax.plot(gg.epoch, gg.value, lw=0.7, alpha=0.8,
-                        markevery=(members.index(model) % step, step), **st)
-            if metric == "val_nll" and len(sel) and sel.value.gt(0).all():
+            positive = True
+            for m in (*row.behind, *row.models):
+                if (metric, m) not in agg.index.droplevel("epoch"):
+                    continue
+                a = agg.loc[(metric, m)].sort_index()
+                positive &= bool((a["min"] > 0).all())
+                if m in row.behind:
+                    ax.plot(a.index, a["mean"], lw=0.9, markevery=max(1, len(a) // 4), **behind_style(key, m, ms=3))
+                    continue
+                st = key.style(m, ms=3.5)
+                ax.fill_between(a.index, a["min"], a["max"], color=st["color"], alpha=0.15, lw=0)
+                ax.plot(a.index, a["mean"], lw=1.0, markevery=max(1, len(a) // 4), **st)
+            if metric == "val_nll" and positive and ax.has_data():
                 ax.set_yscale("log")
                 ax.yaxis.set_major_locator(matplotlib.ticker.LogLocator(subs=(1.0, 2.0, 5.0), numticks=4))
                 ax.yaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
                 ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
             ax.grid(alpha=0.3)
             if r == 0:
-                ax.set_title(g)
+                ax.set_title(row.title)
             if c == 0:
                 ax.set_ylabel(label)
-            if r == len(rows) - 1:
+            if r == len(metrics) - 1:
                 ax.set_xlabel("epoch")
+                _row_legend(ax, key, row, below=True)
     add_key(fig, key)
     return fig
 
 
+def compressed_severity_figure(metrics: pd.DataFrame, key: Key) -> plt.Figure | None:
+    """`severity_figure` for the students with compressed variants: one row per student, the
+    student and its variants (`variant_rows`); None without variants."""
+    rows = variant_rows(key)
+    return severity_figure(metrics, key, rows) if rows else None
+
+
+def compressed_reliability_figure(rel: pd.DataFrame, metrics: pd.DataFrame, key: Key
+                                  ) -> plt.Figure | None:
+    """`reliability_figure` for the students with compressed variants (`variant_rows`); None
+    without variants."""
+    rows = variant_rows(key)
+    return reliability_figure(rel, metrics, key, rows) if rows else None
+
+
+# --------------------------------------------------------------------------- the registry
+
+GROUP_ROWS = ("one panel row per teacher with at most four of its students (a teacher with more "
+              "students has several rows), the labels-only student in grey behind; compressed "
+              "variants have their own figures")
+
+
+@register_figure("forest", caption=(
+    "Effects at a glance: paired differences student − labels-only student (left four panels) "
+    "and student − teacher (right four) for ID NLL, corruption ECE (mean over types and "
+    "severities), shift NLL and OOD AUROC (entropy, mean over the natural OOD sets); mean with "
+    "its 95% interval (over seeds, and for NLL over the test images too). An interval clear of "
+    "the vertical 0 line is a difference the data support; the label under each panel points "
+    "to the better side. Circles: raw; orange diamonds: both sides temperature-scaled (each on "
+    "its own validation split); filled = Holm-adjusted p < 0.05 (the marks of the answer "
+    "table), hollow otherwise."))
+def _forest(data: FigureData) -> plt.Figure | None:
+    return forest_figure(data.metrics, data.key, data.everything, data.paired_examples)
+
+
+@register_figure("reliability", caption=(
+    "Reliability, one row per student: accuracy − confidence of each confidence bin (15 "
+    "equal-width bins, pooled over seeds) against the bin's mean confidence; the student in "
+    "colour, its teacher (dashed) and the labels-only student in grey behind it. Below the "
+    "dotted 0 line = over-confident. Bins with fewer than 30 examples are left out. Columns: ID "
+    "test, natural shift, and the corrupted splits at the highest severity, pooled over "
+    "corruption types."))
+def _reliability(data: FigureData) -> plt.Figure | None:
+    return reliability_figure(data.reliability, data.metrics, data.key)
+
+
+@register_figure("reliability_compressed", caption=(
+    "Reliability of the compressed students: each student (filled) with its +int8 (hollow) "
+    "and +prune (half-filled) variants, as in the reliability figure."))
+def _reliability_compressed(data: FigureData) -> plt.Figure | None:
+    return compressed_reliability_figure(data.reliability, data.metrics, data.key)
+
+
+@register_figure("metric_vs_severity", caption=(
+    "Accuracy, ECE, NLL and Brier against corruption severity (as in Ovadia et al. 2019, "
+    f"Fig. 2), {GROUP_ROWS}: mean over corruption types per seed, then over seeds; 'clean' is "
+    "the ID test split."))
+def _metric_vs_severity(data: FigureData) -> plt.Figure | None:
+    return severity_figure(data.metrics, data.key)
+
+
+@register_figure("compressed_severity", caption=(
+    "Accuracy, ECE, NLL and Brier against corruption severity for each student with "
+    "compressed variants: the student (filled), +int8 (hollow), +prune (half-filled)."))
+def _compressed_severity(data: FigureData) -> plt.Figure | None:
+    return compressed_severity_figure(data.metrics, data.key)
+
+
+@register_figure("conformal", caption=(
+    "Split conformal prediction at 90% target coverage (α = 0.1; LAC and randomised APS "
+    "scores, calibrated on each model's validation predictions): empirical coverage (dotted: "
+    "the 0.9 target) and mean set size against corruption severity (mean over types; 'clean' "
+    f"= ID test) and on the natural shift, {GROUP_ROWS}. The guarantee holds only for data "
+    "exchangeable with the calibration split (the ID test split)."))
+def _conformal(data: FigureData) -> plt.Figure | None:
+    return conformal_figure(data.metrics, data.key)
+
+
+def _heat_severities(data: FigureData) -> list[tuple[str, dict]]:
+    sevs = list(data.severities)
+    heat = sorted({sevs[len(sevs) // 2], sevs[-1]}) if sevs else []
+    return [(f"ece_by_corruption_sev{s}", {"severity": s}) for s in heat]
+
+
+@register_figure("ece_by_corruption", instances=_heat_severities, caption=(
+    "ECE per model (rows, grouped by teacher) and corruption type at severity {severity}, mean "
+    "over seeds (darker = worse). A severity is not MNIST-C's published image for every type: "
+    "the per-corruption table gives the level that is (docs/data.md)."))
+def _ece_by_corruption(data: FigureData, *, severity: int) -> plt.Figure | None:
+    return heatmap_figure(data.metrics, data.key, severity)
+
+
+@register_figure("ood_entropy", caption=(
+    f"Density of predictive entropy (nats, log scale), {GROUP_ROWS}, on the ID test split, the "
+    "natural shift and each OOD set (columns). Good OOD detection puts OOD mass right of ID."))
+def _ood_entropy(data: FigureData) -> plt.Figure | None:
+    return density_figure(data.histograms, data.key, "entropy", "predictive entropy (nats)")
+
+
+@register_figure("ood_mi", caption=(
+    f"Density of mutual information (epistemic uncertainty, nats), {GROUP_ROWS}, on each "
+    "evaluation set; a single network's is identically 0."))
+def _ood_mi(data: FigureData) -> plt.Figure | None:
+    return density_figure(data.histograms, data.key, "mi", "mutual information (nats)")
+
+
+@register_figure("ood_auroc", caption=(
+    "OOD AUROC (OOD positive) per model and score, mean over the natural OOD sets (uniform "
+    "noise apart: see the OOD tables); dotted: chance."))
+def _ood_auroc(data: FigureData) -> plt.Figure | None:
+    return ood_auroc_figure(data.metrics, data.key)
+
+
+@register_figure("retention", caption=(
+    "Retention: the teacher's value (x) against its student's (y); the labels-only student is "
+    "drawn against every teacher. On the dashed y = x line the student keeps the teacher's "
+    "value; for ECE and NLL below it is better, for AUROC above."))
+def _retention(data: FigureData) -> plt.Figure | None:
+    return retention_figure(data.metrics, data.key)
+
+
+@register_figure("accuracy_vs_ece", caption=(
+    "Accuracy against ECE per model on the ID test split, the natural shift and the corrupted "
+    "splits (mean over types and severities)."))
+def _accuracy_vs_ece(data: FigureData) -> plt.Figure | None:
+    return acc_ece_figure(data.metrics, data.key)
+
+
+@register_figure("risk_coverage", caption=(
+    "Risk–coverage curves: error rate among the most confident examples as coverage grows, on "
+    f"the ID split and on the corrupted splits at the highest severity (mean over corruption "
+    f"types), {GROUP_ROWS}. Lower is better."))
+def _risk_coverage(data: FigureData) -> plt.Figure | None:
+    return risk_coverage_figure(data.risk_coverage, data.key)
+
+
+@register_figure("training_curves", caption=(
+    "Training curves: validation NLL (top, log scale) and training accuracy (bottom) per epoch, "
+    "one column per teacher with at most four of its students (the labels-only student in grey): "
+    "per model the mean over seeds and networks (ensemble members), the band their range."))
+def _training_curves(data: FigureData) -> plt.Figure | None:
+    return None if data.curves.empty else training_curves_figure(data.curves, data.key)
+
+
 # --------------------------------------------------------------------------- writing
 
+_TASKS: list[Task] = []  # what the forked drawing processes read (set by write_figures)
 
-def _draw(task: tuple) -> list[Path]:
-    stem, fn, args, out, formats = task
+
+def _draw_one(task: Task, out: Path, formats: tuple[str, ...]) -> list[Path]:
+    stem, fn, args = task
     with plt.rc_context(STYLE):
         fig = fn(*args)
         return [] if fig is None else _save(fig, out, stem, formats)
 
 
-def figure_tasks(results: Path, *, allow_mixed_suites: bool = False,
+def _draw_index(job: tuple[int, Path, tuple[str, ...]]) -> list[Path]:
+    i, out, formats = job
+    return _draw_one(_TASKS[i], out, formats)
+
+
+def figure_tasks(results: Path | Results, *, allow_mixed_suites: bool = False,
                  metrics: pd.DataFrame | None = None) -> list[Task]:
-    """``(stem, builder, args)`` of every figure of a results directory; ``builder(*args)``
-    returns the Matplotlib figure (or None when the results have nothing to draw). Refuses
-    results of mixed suite hashes unless ``allow_mixed_suites`` (`check_suite_hash`).
+    """``(stem, builder, args)`` of every file of every registered figure of a results
+    directory (or of its `Results`, read already); ``builder(*args)`` returns the Matplotlib
+    figure (or None when the results have nothing to draw). Refuses results of mixed suite
+    hashes unless ``allow_mixed_suites`` (`kdbench.results_files.check_suite_hash`).
     ``metrics``: the directory's metrics table when the caller has read it already."""
-    from ..errors import UserError
-    from ..results_files import table_path
-    from . import check_suite_hash, read_paired_examples, read_results
-
-    if metrics is None:
-        metrics = read_results(table_path(results, "metrics"))
-    everything = metrics  # with the post-hoc rows: the forest plot's temperature-scaled markers
-    rel = read_results(table_path(results, "reliability"))
-    hist = read_results(table_path(results, "histograms"))
-    rc = (read_results(table_path(results, "risk_coverage"))
-          if table_path(results, "risk_coverage").exists() else pd.DataFrame())
-    if metrics.empty:
-        raise UserError(f"{table_path(results, 'metrics')} has no rows: every job failed")
-    check_suite_hash({"metrics": metrics, "reliability": rel, "histograms": hist,
-                      "risk_coverage": rc}, allow_mixed=allow_mixed_suites)
-    metrics = figure_models(metrics)
-    key = make_key(metrics, model_order(metrics))
-    sevs = severities(metrics)
-    tasks: list[Task] = [
-        ("forest", forest_figure, (metrics, key, everything, read_paired_examples(results))),
-        ("reliability", reliability_figure, (rel, metrics, key)),
-        ("metric_vs_severity", severity_figure, (metrics, key)),
-        ("conformal", conformal_figure, (metrics, key)),
-    ]
-    heat = sorted({sevs[len(sevs) // 2], sevs[-1]}) if sevs else []
-    tasks += [(f"ece_by_corruption_sev{s}", heatmap_figure, (metrics, key, s)) for s in heat]
-    tasks += [("ood_entropy", density_figure, (hist, key, "entropy", "predictive entropy (nats)")),
-              ("ood_mi", density_figure, (hist, key, "mi", "mutual information (nats)")),
-              ("ood_auroc", ood_auroc_figure, (metrics, key)),
-              ("retention", retention_figure, (metrics, key)),
-              ("accuracy_vs_ece", acc_ece_figure, (metrics, key)),
-              ("risk_coverage", risk_coverage_figure, (rc, key))]
-    curves = pd.read_csv(results / "curves.csv") if (results / "curves.csv").exists() else pd.DataFrame()
-    if not curves.empty:
-        tasks.append(("training_curves", training_curves_figure, (curves, key)))
-    return tasks
+    res = results if isinstance(results, Results) else load_results(
+        results, allow_mixed_suites=allow_mixed_suites, metrics=metrics)
+    data = figure_data(res)
+    return [(stem, partial(build, **kwargs) if kwargs else build, args)
+            for stem, build, args, kwargs in registered_tasks(data)]
 
 
-def write_figures(results: Path, out: Path, *, formats: tuple[str, ...] = ("png", "pdf"),
+def write_figures(results: Path | Results, out: Path, *, formats: tuple[str, ...] = ("png", "pdf"),
                   allow_mixed_suites: bool = False,
                   metrics: pd.DataFrame | None = None) -> list[Path]:
-    """Write every figure of a suite from its results directory; returns the files written.
-    ``metrics``: its metrics table when the caller has read it already (`figure_tasks`)."""
-    tasks = figure_tasks(results, allow_mixed_suites=allow_mixed_suites, metrics=metrics)
+    """Write every registered figure of a suite from its results directory (or its
+    `Results`); returns the files written, and removes figure files of stems no longer drawn."""
+    global _TASKS
+    _TASKS = figure_tasks(results, allow_mixed_suites=allow_mixed_suites, metrics=metrics)
     out.mkdir(parents=True, exist_ok=True)
-    jobs = [(stem, fn, args, out, formats) for stem, fn, args in tasks]
-    # the figures are independent: draw them in parallel processes (same bytes as in series)
+    jobs = [(i, out, formats) for i in range(len(_TASKS))]
+    # the figures are independent: draw them in forked processes, which inherit the tasks
+    # (and their data) instead of pickling them (same bytes as in series)
     workers = min(len(jobs), os.cpu_count() or 1)
-    if workers > 1:
-        ctx = multiprocessing.get_context("fork")
-        with ctx.Pool(workers) as pool:
-            parts = pool.map(_draw, jobs, chunksize=1)
-    else:
-        parts = [_draw(t) for t in jobs]
+    try:
+        if workers > 1:
+            with multiprocessing.get_context("fork").Pool(workers) as pool:
+                parts = pool.map(_draw_index, jobs, chunksize=1)
+        else:
+            parts = [_draw_index(j) for j in jobs]
+    finally:
+        _TASKS = []
     files = [f for part in parts for f in part]
     stems = {f.stem for f in files}
     for stale in out.iterdir():  # figures of an older layout would mislead a reader

@@ -1,5 +1,7 @@
-"""A short "findings" list generated from the numbers: each sentence states only what the
-tables show, with the values and intervals it rests on.
+"""Findings generated from the numbers. `headline_findings`: the report's list, at most about ten
+one-line sentences that point to rows of the answer table (`kdbench.report.answer`) or to a
+section; `findings`: the full statements with every value and interval they rest on (for a
+console or a test; the report keeps per-student numbers in its tables).
 
 The first lines are (i) the teacher / labels-only student gap (ID accuracy, temperature-scaled
 ID NLL) and (ii) what distillation gives beyond temperature-scaling the small model: per metric,
@@ -21,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from .stats import format_interval, paired_difference, seed_interval, verdict
-from .tables import (PAIRED_COLUMNS, REFERENCE_KINDS, SEEDS_AND_EXAMPLES, SEEDS_ONLY,
+from .tables import (HEADLINE, PAIRED_COLUMNS, REFERENCE_KINDS, SEEDS_AND_EXAMPLES, SEEDS_ONLY,
                      SYNTHETIC_OOD, ExampleVariance, base_models, holm_verdicts, paired_test,
                      identities, labels_only_baseline, paired_comparisons, per_seed, seed_series,
                      ts_name)
@@ -124,14 +126,19 @@ def _ece_floor_line(raw: pd.DataFrame, order: list[str]) -> str | None:
                                         "apart from perfect calibration" if below else "") + ".")
 
 
-def _gap_lines(metrics: pd.DataFrame, raw: pd.DataFrame, ident: pd.DataFrame,
-               teachers: list[str], ev: ExampleVariance) -> list[str]:
-    """(i) the teacher / labels-only student gap: each teacher − the labels-only student in ID
-    accuracy (raw) and temperature-scaled ID NLL (raw NLL where the suite has no TS rows),
-    paired interval and Holm over the teachers."""
+def teacher_gap(metrics: pd.DataFrame, teachers: list[str], *,
+                examples: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The teacher / labels-only student gap: each teacher − the labels-only student of
+    ``metrics`` in ID accuracy (raw) and temperature-scaled ID NLL (raw NLL where the suite has
+    no TS rows), `paired_test` (two-level where ``examples`` has the pair), Holm over the
+    teachers per metric (`holm_verdicts`). Columns ``student`` (the teacher), ``ref``,
+    ``column`` ("ID accuracy" | "temperature-scaled ID NLL"), ``scaled``, ``mean, lo, hi, n,
+    interval, p, p_holm, family_size, verdict``; empty without a labels-only student."""
+    ev = ExampleVariance(examples)
+    ident = identities(base_models(metrics))
     present = set(metrics.model)
-    ps_all = per_seed(metrics[metrics.model.isin(present)])
-    out = []
+    ps_all = per_seed(metrics)
+    frames = []
     for metric, label, hib, scaled in (("accuracy", "ID accuracy", True, False),
                                        ("nll", "temperature-scaled ID NLL", False, True)):
         recs = []
@@ -149,13 +156,19 @@ def _gap_lines(metrics: pd.DataFrame, raw: pd.DataFrame, ident: pd.DataFrame,
             if test["n"]:
                 recs.append({"student": t, "ref": base, "column": label, "reference_kind": "gap",
                              "higher_is_better": hib, **test, "scaled": a != t})
-        if not recs:
-            continue
-        g = holm_verdicts(pd.DataFrame(recs))
-        if not scaled or g.scaled.all():
-            what = label
-        else:
-            what = "ID NLL (raw: no temperature-scaled rows)"
+        if recs:
+            frames.append(holm_verdicts(pd.DataFrame(recs)))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def _gap_lines(metrics: pd.DataFrame, teachers: list[str], examples: pd.DataFrame | None
+               ) -> list[str]:
+    """(i) the teacher / labels-only student gap in words (`teacher_gap`)."""
+    gap = teacher_gap(metrics, teachers, examples=examples)
+    out = []
+    for label, g in (gap.groupby("column", sort=False) if len(gap) else ()):
+        what = label if (label == "ID accuracy" or g.scaled.all()) else \
+            "ID NLL (raw: no temperature-scaled rows)"
         n = int(g.n.max())
         how = (f"paired over {n} seeds{_two_level_note(g)}, Holm over "
                f"{int(g.family_size.iloc[0])} teachers" if n > 1 else "one seed: no seed-level claim")
@@ -192,7 +205,7 @@ def findings(metrics: pd.DataFrame, order: list[str], *,
         return seed_series(ps, model, split, metric)
 
     # (i) the teacher / student gap
-    out += _gap_lines(metrics, raw, ident, teachers, ev)
+    out += _gap_lines(metrics, teachers, examples)
     # (ii) what distillation gives beyond temperature-scaling the small model
     ts = pairs[pairs.reference_kind == "labels-only (TS)"]
     if has_ts and n_seeds > 1:
@@ -319,3 +332,105 @@ def findings(metrics: pd.DataFrame, order: list[str], *,
                    "in every table: " + "; ".join(f"{m} (seed {', '.join(map(str, seeds))})"
                                                   for m, seeds in not_converged.items()) + ".")
     return out
+
+
+def _rows(students, row_of: dict[str, int]) -> str:
+    """'row 3' / 'rows 1, 5–8' of the answer table."""
+    nums = sorted(row_of[s] for s in students if s in row_of)
+    runs: list[list[int]] = []
+    for n in nums:
+        if runs and n == runs[-1][-1] + 1:
+            runs[-1].append(n)
+        else:
+            runs.append([n])
+    text = ", ".join(f"{r[0]}–{r[-1]}" if len(r) > 2 else ", ".join(map(str, r)) for r in runs)
+    return ("row " if len(nums) == 1 else "rows ") + text if nums else ""
+
+
+def _side(g: pd.DataFrame, v: str, row_of: dict[str, int]) -> str:
+    sel = g[g.verdict == v]
+    return f"{len(sel)} ({_rows(sel.student, row_of)})" if len(sel) else "0"
+
+
+def _against(g: pd.DataFrame, kinds: tuple[str, str], who: str, row_of: dict[str, int]) -> str:
+    """How the students compare with one reference, raw and TS, in words."""
+    raw, ts = (g[g.reference_kind == k] for k in kinds)
+    if raw.empty:
+        return ""
+    if not (raw.verdict.isin(["better", "worse"]).any() or ts.verdict.isin(["better", "worse"]).any()):
+        return f"none clearly differs from {who}" + (" (raw or TS)" if len(ts) else "")
+    text = f"vs {who} {_side(raw, 'better', row_of)} better, {_side(raw, 'worse', row_of)} worse"
+    if len(ts):
+        text += f"; TS {_side(ts, 'better', row_of)} better, {_side(ts, 'worse', row_of)} worse"
+    return text
+
+
+def headline_findings(everything: pd.DataFrame, pairs: pd.DataFrame, teachers: list[str],
+                      row_of: dict[str, int], *, examples: pd.DataFrame | None = None,
+                      not_converged: dict[str, list[int]] | None = None,
+                      order: list[str] | None = None) -> list[str]:
+    """At most about ten one-line findings for the top of the report, each pointing to rows of
+    the answer table (``row_of``: student -> row number) or to a section: the teacher gap; per
+    `HEADLINE` metric how many students are better / worse than the labels-only student and
+    than their teacher, raw and temperature-scaled (the verdicts of ``pairs``, the answer
+    table's `paired_comparisons`); ensemble vs single network; the ECE noise floor; the models
+    that did not converge. The per-student numbers are in the tables, not here."""
+    out: list[str] = []
+    raw = base_models(everything)
+    n_seeds = raw.seed.nunique()
+    gap = teacher_gap(everything, teachers, examples=examples)
+    if len(gap) and n_seeds > 1:
+        parts = [f"{label} {int((g.verdict == 'better').sum())} of {len(g)} teachers"
+                 for label, g in gap.groupby("column", sort=False)]
+        out.append(f"Teachers better than the labels-only student **{gap.ref.iloc[0]}** "
+                   f"(Holm over teachers): {'; '.join(parts)} (setting, line 2).")
+    if n_seeds == 1:
+        out.append("**One seed**: no seed-level claim can be made; the answer table gives "
+                   "single-run differences, without marks.")
+    elif not pairs.empty:
+        for _, _, label, _ in HEADLINE:
+            g = pairs[pairs.column == label]
+            if g.empty:
+                continue
+            bits = [_against(g, ("labels-only", "labels-only (TS)"), "the labels-only student", row_of),
+                    _against(g, ("teacher", "teacher (TS)"), "their teacher", row_of)]
+            out.append(f"**{label}**, {g.student.nunique()} students: "
+                       + "; ".join(b for b in bits if b) + ".")
+    if "ensemble" in teachers and "single" in teachers and n_seeds > 1:
+        ev = ExampleVariance(examples)
+        ps_all = per_seed(everything[everything.model.isin(
+            {"ensemble", "single", ts_name("ensemble"), ts_name("single")})])
+        for scaled in (False, True):
+            a, b = (ts_name("ensemble"), ts_name("single")) if scaled else ("ensemble", "single")
+            won, lost, tied = [], [], []
+            for split, name in (("id", "ID"), ("corrupt", "C"), ("shift", "shift")):
+                for metric in ("nll", "ece"):
+                    t = paired_test(a, b, seed_series(ps_all, a, split, metric),
+                                    seed_series(ps_all, b, split, metric), split, metric, ev)
+                    if not t["n"]:
+                        continue
+                    v = verdict(t["mean"], t["lo"], t["hi"], t["n"], higher_is_better=False)
+                    {"better": won, "worse": lost}.get(v, tied).append(f"{name} {metric.upper()}")
+            if won or lost or tied:
+                out.append(f"Ensemble − single network{' (both TS)' if scaled else ''}, 95% paired "
+                           f"intervals: better on {', '.join(won) or 'none'}; worse on "
+                           f"{', '.join(lost) or 'none'}; no clear difference on "
+                           f"{', '.join(tied) or 'none'}.")
+    floor = _ece_floor_count(raw, order or [])
+    if floor:
+        out.append(floor)
+    if not_converged:
+        out.append(f"† {len(not_converged)} model(s) did not converge in some seed: "
+                   + ", ".join(not_converged) + " (Training and convergence).")
+    return out
+
+
+def _ece_floor_count(raw: pd.DataFrame, order: list[str]) -> str | None:
+    """One line: how many models' ID ECE is at or below its noise floor (`_ece_floor_line`)."""
+    sel = raw[(raw.split == "id") & raw.metric.isin(["ece", "ece_floor"])]
+    if sel.empty or "ece_floor" not in set(sel.metric):
+        return None
+    tab = sel.groupby(["model", "metric"])["value"].mean().unstack("metric").dropna()
+    below = int((tab["ece"] <= tab["ece_floor"]).sum())
+    return (f"ID ECE at or below its noise floor (calibration indistinguishable from perfect on "
+            f"this test set) for {below} of {len(tab)} models (Summary).")

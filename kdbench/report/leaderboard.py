@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..results_files import read_leaderboard, read_optional, read_results, table_path
 from ..store import atomic_write_text
 from .stats import seed_interval
 from .tables import convergence_flags, model_order, per_seed, seed_series
@@ -111,14 +112,11 @@ def suite_rows(suite: str, metrics: pd.DataFrame, models: pd.DataFrame) -> pd.Da
 def update_leaderboard(root: Path, suite: str, results: Path) -> pd.DataFrame:
     """Replace the rows of ``suite``'s models in ``root/results/leaderboard.csv`` by fresh ones
     from ``results``, re-rank the suite, and rewrite ``root/LEADERBOARD.md``."""
-    from ..results_files import table_path
-    from . import read_results
-
     metrics = read_results(table_path(results, "metrics"))
-    models = pd.read_csv(results / "models.csv") if (results / "models.csv").exists() else pd.DataFrame()
-    fresh = suite_rows(suite, metrics, models)
+    models = read_optional(results, "models")
+    fresh = suite_rows(suite, metrics, pd.DataFrame() if models is None else models)
     path = root / "results" / "leaderboard.csv"
-    old = pd.read_csv(path, keep_default_na=False, na_values=[""]) if path.exists() else pd.DataFrame(columns=COLUMNS)
+    old = read_leaderboard(path) if path.exists() else pd.DataFrame(columns=COLUMNS)
     keep = old[~old.set_index(KEY).index.isin(fresh.set_index(KEY).index)] if not old.empty else old
     board = pd.concat([keep, fresh], ignore_index=True) if not keep.empty else fresh
     ranked = []
@@ -137,7 +135,7 @@ def _f(v, digits: int = 3) -> str:
     return "—" if pd.isna(v) else f"{v:.{digits}f}"
 
 
-def _pm(r: pd.Series, name: str, digits: int = 3) -> str:
+def pm_cell(r: pd.Series, name: str, digits: int = 3) -> str:
     """'mean ± half-width of the t-interval' (two or more seeds), else 'mean'."""
     lo, hi = r.get(f"{name}_lo", np.nan), r.get(f"{name}_hi", np.nan)
     if pd.isna(r.get(name)) or pd.isna(lo) or pd.isna(hi):
@@ -178,9 +176,9 @@ def leaderboard_markdown(board: pd.DataFrame, *, top: int | None = None) -> str:
             seeds = "—" if pd.isna(r.seeds) else str(int(r.seeds))
             lines.append(
                 f"| {r['rank']} | {r.model}{flag} | {r.teacher} | {r.method} | {r.posthoc} | "
-                f"{seeds} | {_pm(r, 'rank_nll')} | {_pm(r, 'id_accuracy')} | {_pm(r, 'id_ece')} | "
-                f"{_pm(r, 'corrupt_ece')} | {_pm(r, 'shift_ece')} | {_pm(r, 'ood_auroc_best')} "
-                f"({r.ood_best_score or '—'}) | {_pm(r, 'noise_auroc_entropy')} | "
-                f"{_pm(r, 'keep_ood_auroc', 2)} | {params} | {_f(r.ms_per_image, 3)} |")
+                f"{seeds} | {pm_cell(r, 'rank_nll')} | {pm_cell(r, 'id_accuracy')} | {pm_cell(r, 'id_ece')} | "
+                f"{pm_cell(r, 'corrupt_ece')} | {pm_cell(r, 'shift_ece')} | {pm_cell(r, 'ood_auroc_best')} "
+                f"({r.ood_best_score or '—'}) | {pm_cell(r, 'noise_auroc_entropy')} | "
+                f"{pm_cell(r, 'keep_ood_auroc', 2)} | {params} | {_f(r.ms_per_image, 3)} |")
         lines.append("")
     return "\n".join(lines)

@@ -160,3 +160,111 @@ def add_key(fig: plt.Figure, key: Key, *, ncol: int | None = None) -> None:
     fig.legend(handles=handles, loc="outside lower center", frameon=False,
                ncol=ncol or min(len(handles), 8), fontsize=8, handletextpad=0.3,
                columnspacing=1.0)
+
+
+# --------------------------------------------------------------------------- panels of few curves
+
+MAX_CURVES = 6  # lines drawn per axes, at most (tests/test_figures.py checks every figure)
+BEHIND_GREY = {"teacher": ("0.45", "--"), "labels only": ("0.62", "-")}
+
+
+@dataclass(frozen=True)
+class Row:
+    """One panel row of a line figure: ``models`` drawn in their colours, ``behind`` (the
+    labels-only student, or a student's teacher) in grey behind them; ``title`` names it."""
+
+    title: str
+    models: tuple[str, ...]
+    behind: tuple[str, ...] = ()
+
+
+def _chunks(items: list[str], size: int) -> list[list[str]]:
+    """``items`` in consecutive parts of at most ``size``, as even as possible."""
+    if not items:
+        return []
+    parts = -(-len(items) // size)
+    step = -(-len(items) // parts)
+    return [items[i:i + step] for i in range(0, len(items), step)]
+
+
+def _baselines(key: Key, students: list[str]) -> tuple[str, ...]:
+    """The labels-only students of the architectures of ``students`` (all labels-only
+    students when none matches)."""
+    lo = [m for m in key.members(LABELS_ONLY) if not variant_of(m)]
+    same = [m for m in lo if key.student[m] in {key.student[s] for s in students}]
+    return tuple(same or lo)
+
+
+def group_rows(key: Key, *, per_row: int = 4) -> list[Row]:
+    """Rows of at most ``per_row`` students each, a teacher's group at a time: the teacher and
+    its students in colour, their labels-only student in grey behind (so a panel draws at most
+    ``per_row + 2`` curves). Compressed variants are left out (`variant_rows` has them); a
+    labels-only student is drawn behind every row, and gets a row of its own only when no
+    teacher has students of its architecture."""
+    rows, covered = [], set()
+    for g in key.groups:
+        if g == LABELS_ONLY:
+            continue
+        members = [m for m in key.members(g) if not variant_of(m)]
+        teachers = [m for m in members if key.method[m] == "teacher"]
+        students = [m for m in members if key.method[m] != "teacher"]
+        parts = _chunks(students, per_row) or [[]]
+        for i, part in enumerate(parts):
+            behind = _baselines(key, part) if part else ()
+            covered |= set(behind)
+            title = g if len(parts) == 1 else f"{g} ({i + 1}/{len(parts)})"
+            rows.append(Row(title, tuple(teachers + part), behind))
+    rest = [m for m in key.members(LABELS_ONLY) if not variant_of(m) and m not in covered]
+    for i, part in enumerate(_chunks(rest, per_row)):
+        rows.append(Row(LABELS_ONLY if len(rest) <= per_row else f"{LABELS_ONLY} ({i + 1})",
+                        tuple(part)))
+    return rows
+
+
+def student_rows(key: Key) -> list[Row]:
+    """One row per model: each distilled student in colour with its teacher and its
+    labels-only student in grey behind; a teacher without students and a labels-only student
+    that is nobody's baseline get a row of their own. Compressed variants are left out."""
+    rows, shown = [], set()
+    for g in key.groups:
+        members = [m for m in key.members(g) if not variant_of(m)]
+        teachers = [m for m in members if key.method[m] == "teacher"]
+        students = [m for m in members if key.method[m] != "teacher"]
+        if g == LABELS_ONLY:
+            continue
+        for s in students:
+            behind = tuple(teachers) + _baselines(key, [s])
+            shown |= set(behind)
+            rows.append(Row(key.long_label(s), (s,), behind))
+        if not students:
+            rows += [Row(key.long_label(t), (t,)) for t in teachers]
+    rows += [Row(key.long_label(m), (m,)) for m in key.members(LABELS_ONLY)
+             if not variant_of(m) and m not in shown]
+    return rows
+
+
+def variant_rows(key: Key) -> list[Row]:
+    """One row per student with compressed variants: the student and its variants (same
+    colour, fills of the key). Empty without variants."""
+    rows = []
+    for m in key.models:
+        if variant_of(m):
+            continue
+        variants = [v for v in key.models if variant_of(v) and base_name(v) == m]
+        if variants:
+            rows.append(Row(key.long_label(m), (m, *variants)))
+    return rows
+
+
+def behind_style(key: Key, model: str, *, ms: float = 3.5) -> dict:
+    """Line2D keyword arguments of a model drawn in grey behind the others: a teacher dashed
+    in dark grey, a labels-only student solid in light grey; its own marker, hollow."""
+    grey, ls = BEHIND_GREY["teacher" if key.method[model] == "teacher" else LABELS_ONLY]
+    return {"color": grey, "marker": key.marker(model), "fillstyle": "none", "ms": ms,
+            "mew": 0.8, "ls": ls, "zorder": 1}
+
+
+def behind_label(key: Key, model: str) -> str:
+    """``teacher (grey)`` / ``labels only (grey)`` — how a grey curve is named in a legend."""
+    return ("teacher" if key.method[model] == "teacher" else f"{LABELS_ONLY}: "
+            + key.short_label(model)) + " (grey)"

@@ -51,6 +51,10 @@ PAIRED_COLUMNS = [
     ("corrupt", "ece", "C ECE", False), ("shift", "nll", "Shift NLL", False),
 ]
 PAIRED_OOD_SCORES = (("auroc_entropy", "H"), ("auroc_mi", "MI"))
+# the headline comparisons (answer table, forest plot): (split family, metric, label, higher is
+# better); OOD AUROC is the mean over the natural OOD sets
+HEADLINE = [("id", "nll", "ID NLL", False), ("corrupt", "ece", "corruption ECE", False),
+            ("shift", "nll", "shift NLL", False), ("ood", "auroc_entropy", "OOD AUROC (H)", True)]
 
 
 @dataclass(frozen=True)
