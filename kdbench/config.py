@@ -8,7 +8,6 @@ names the file, the table and key, and what is allowed, and is raised as `UserEr
 
 from __future__ import annotations
 
-import difflib
 import fnmatch
 import inspect
 import re
@@ -19,7 +18,7 @@ from typing import Any
 
 from .compress import CompressConfig, parse_variant
 from .data import CORRUPTED_SETS, CORRUPTIONS, DATASETS, OOD_SETS, SHIFT_SETS
-from .data.registry import fits
+from .data.registry import fits, num_classes
 from .data.transfer import TRANSFER_KINDS
 from .distill import METHODS
 from .errors import UserError, did_you_mean, unknown_name
@@ -327,7 +326,7 @@ def with_pair(suite: Suite, teacher: str, student: str, method: str) -> tuple[Su
         _registered("student", student, students, MODELS, suite.name)
         train = next(iter(students.values())).train if students else TrainConfig()
         students[student] = StudentConfig(student, ModelSpec(student), train)
-        _build_check(lambda: students[student].model.build(10),
+        _build_check(lambda: students[student].model.build(num_classes(suite.data.dataset)),
                      lambda msg: UserError(f"student '{student}' cannot be built: {msg}"))
     if method not in methods:
         _registered("method", method, methods, METHODS, suite.name)
@@ -370,20 +369,74 @@ def list_suites() -> list[str]:
 def load_suite(name_or_path: str, *, seeds: list[int] | None = None) -> Suite:
     """Read and validate a suite; ``seeds`` (from the CLI) replaces the file's seeds."""
     path = find_suite(name_or_path)
-    file = str(path)
-    try:
-        raw = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as e:
-        raise UserError(f"{file}: malformed TOML: {e}") from None
-    top = _Table(raw, file, "top level")
+    top = _Table(_read_toml(path), str(path), "top level")
     name = check_name("suite", top.take("name", str, path.stem))
     description = top.take("description", str, "")
-    file_seeds = top.take("seeds", list, [0], what="a list of integers")
-    seeds_ = tuple(seeds) if seeds else tuple(file_seeds)
-    if not seeds_ or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds_):
-        raise top.err("seeds", f"expected a non-empty list of integers >= 0, found {list(seeds_)}")
+    seeds_ = _parse_seeds(top, seeds)
+    data = _parse_data(_sub(top, "data"))
+    base_train = _finished(_sub(top, "train"), lambda t: _train(t, TrainConfig()))
+    transfer = _parse_transfer(_sub(top, "transfer"))
+    classes = num_classes(data.dataset)
+    teachers = {n: _parse_teacher(t, n, base_train, classes, path.parent)
+                for n, t in _named_tables(top, "teachers", "teacher")}
+    students = {n: _parse_student(t, n, base_train, classes)
+                for n, t in _named_tables(top, "students", "student")}
+    methods = {n: _parse_method(t, n) for n, t in _named_tables(top, "methods", "method")}
+    pairs = _parse_pairs(top, teachers, students, methods)
+    posthoc = top.names("posthoc", CALIBRATORS, [])
+    bootstrap = _parse_bootstrap(top, len(seeds_))
+    compress = _compress(_sub(top, "compress"), methods)
+    top.finish()
+    if not teachers and not pairs:
+        raise UserError(f"{top.file}: the suite runs nothing: define [teachers.*] or [[pairs]]")
+    return Suite(name=name, path=top.file, description=description, seeds=seeds_, data=data,
+                 teachers=teachers, students=students, methods=methods, pairs=tuple(pairs),
+                 posthoc=posthoc, transfer=transfer, compress=compress, bootstrap=bootstrap)
 
-    d = _Table(top.take("data", dict, {}), file, "[data]")
+
+def _read_toml(path: Path) -> dict:
+    try:
+        return tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as e:
+        raise UserError(f"{path}: malformed TOML: {e}") from None
+
+
+def _sub(top: _Table, key: str) -> _Table:
+    """The table ``[key]`` of the top level (empty when absent)."""
+    return _Table(top.take(key, dict, {}), top.file, f"[{key}]")
+
+
+def _named_tables(top: _Table, key: str, kind: str) -> list[tuple[str, _Table]]:
+    """The tables ``[key.<name>]``, each name checked as a ``kind`` name."""
+    return [(check_name(kind, n), _Table(raw, top.file, f"[{key}.{n}]"))
+            for n, raw in top.take(key, dict, {}).items()]
+
+
+def _finished(t: _Table, parse: Any) -> Any:
+    """``parse(t)``, then reject the keys of ``t`` it did not read."""
+    value = parse(t)
+    t.finish()
+    return value
+
+
+def _parse_seeds(top: _Table, seeds: list[int] | None) -> tuple[int, ...]:
+    file_seeds = top.take("seeds", list, [0], what="a list of integers")
+    out = tuple(seeds) if seeds else tuple(file_seeds)
+    if not out or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in out):
+        raise top.err("seeds", f"expected a non-empty list of integers >= 0, found {list(out)}")
+    return out
+
+
+def _parse_bootstrap(top: _Table, n_seeds: int) -> int:
+    """Per-example intervals describe one run's test set: a suite of several seeds reports
+    intervals over seeds instead (kdbench.report.stats) and skips them unless asked."""
+    bootstrap = top.int("bootstrap", 1000 if n_seeds == 1 else 0, lo=0)
+    if bootstrap == 1:
+        raise top.err("bootstrap", "expected 0 (no per-example intervals) or >= 2 resamples, found 1")
+    return bootstrap
+
+
+def _parse_data(d: _Table) -> DataConfig:
     dataset = d.take("dataset", str, "mnist5k")
     if dataset not in DATASETS:
         raise d.err("dataset", str(unknown_name("dataset", dataset, DATASETS.names())))
@@ -410,12 +463,10 @@ def load_suite(name_or_path: str, *, seeds: list[int] | None = None) -> Suite:
     d.finish()
     if data.corrupt_n > data.split[2]:
         raise d.err("corrupt_n", f"must be at most the test split size {data.split[2]}, found {data.corrupt_n}")
+    return data
 
-    tt = _Table(top.take("train", dict, {}), file, "[train]")
-    base_train = _train(tt, TrainConfig())
-    tt.finish()
 
-    tr = _Table(top.take("transfer", dict, {}), file, "[transfer]")
+def _parse_transfer(tr: _Table) -> TransferConfig:
     tset = tr.take("set", str, "train")
     if tset not in TRANSFER_KINDS:
         raise tr.err("set", str(unknown_name("transfer set", tset, list(TRANSFER_KINDS))))
@@ -424,75 +475,83 @@ def load_suite(name_or_path: str, *, seeds: list[int] | None = None) -> Suite:
         raise tr.err("copies", "augmented copies need set = \"augment\" or \"aux\"")
     teach = tr.take("teachers", bool, False)
     tr.finish()
-    transfer = TransferConfig(tset, copies, teach)
+    return TransferConfig(tset, copies, teach)
 
-    teachers: dict[str, TeacherConfig] = {}
-    for tname, traw in top.take("teachers", dict, {}).items():
-        check_name("teacher", tname)
-        t = _Table(traw, file, f"[teachers.{tname}]")
-        kind = t.take("kind", str)
-        if kind not in TEACHERS:
-            raise t.err("kind", str(unknown_name("teacher kind", kind, TEACHERS.names())))
-        model = t.take("model", str, "cnn")
-        if model not in MODELS:
-            raise t.err("model", str(unknown_name("model", model, MODELS.names())))
-        members = t.int("members", 5 if kind == "ensemble" else 1, lo=1)
-        samples = t.int("samples", 20 if kind == "mc_dropout" else 1, lo=1)
-        if kind == "ensemble" and members < 2:
-            raise t.err("members", f"an ensemble needs at least 2 members, found {members}")
-        if kind != "ensemble" and members != 1:
-            raise t.err("members", f"only an ensemble has several members; a {kind} teacher has 1")
-        if kind != "mc_dropout" and "samples" in traw:
-            raise t.err("samples", "only an mc_dropout teacher draws samples")
-        train = _train(t, base_train)
-        ckpt = t.take("checkpoint", (str, list), [], what="a file name or a list of file names")
-        ckpt = [ckpt] if isinstance(ckpt, str) else ckpt
-        digests = t.take("sha256", (str, list), [], what="a hex digest or a list of them")
-        digests = [digests] if isinstance(digests, str) else digests
-        spec = ModelSpec(model, _options(t, MODELS.get(model), "model", model, ("num_classes",)))
-        if kind == "mc_dropout" and not dict(spec.kwargs).get("dropout", 0.0) > 0:
-            raise t.err("dropout", "an mc_dropout teacher needs a dropout rate > 0")
-        _build_check(lambda: spec.build(10), lambda msg: t.err("model", msg))
-        paths = _checkpoints(t, ckpt, digests, spec, members, path.parent) if ckpt or digests else ()
-        t.finish()
-        teachers[tname] = TeacherConfig(tname, kind, spec, members, samples, train, paths,
-                                        tuple(digests))
 
-    students: dict[str, StudentConfig] = {}
-    for sname, sraw in top.take("students", dict, {}).items():
-        check_name("student", sname)
-        s = _Table(sraw, file, f"[students.{sname}]")
-        model = s.take("model", str, "cnn")
-        if model not in MODELS:
-            raise s.err("model", str(unknown_name("model", model, MODELS.names())))
-        train = _train(s, base_train)
-        spec = ModelSpec(model, _options(s, MODELS.get(model), "model", model, ("num_classes",)))
-        _build_check(lambda: spec.build(10), lambda msg: s.err("model", msg))
-        s.finish()
-        students[sname] = StudentConfig(sname, spec, train)
+def _model_name(t: _Table) -> str:
+    """The registered model a teacher or student table names (``model``, default ``cnn``)."""
+    model = t.take("model", str, "cnn")
+    if model not in MODELS:
+        raise t.err("model", str(unknown_name("model", model, MODELS.names())))
+    return model
 
-    methods: dict[str, MethodConfig] = {}
-    for mname, mraw in top.take("methods", dict, {}).items():
-        check_name("method", mname)
-        m = _Table(mraw, file, f"[methods.{mname}]")
-        kind = m.take("kind", str, mname)
-        if kind not in METHODS:
-            raise m.err("kind", str(unknown_name("method", kind, METHODS.names())))
-        calibration = _choice(m, "teacher_calibration", "", TEACHER_CALIBRATIONS)
-        traw = m.take("train", dict, {})
-        mt = _Table(traw, file, f"[methods.{mname}.train]")
-        checked = _train(mt, TrainConfig())
-        mt.finish()
-        overrides = tuple(sorted((k, getattr(checked, k)) for k in traw))
-        mc = MethodConfig(mname, kind, _options(m, METHODS.get(kind), "method", kind), overrides,
-                          calibration)
-        _build_check(mc.build, lambda msg: m.err("kind", msg))
-        m.finish()
-        methods[mname] = mc
 
+def _model_spec(t: _Table, model: str, classes: int) -> ModelSpec:
+    """``model`` with the table's remaining keys as its options, built once for ``classes``
+    classes to check them. Call it after every other key of the table has been read."""
+    spec = ModelSpec(model, _options(t, MODELS.get(model), "model", model, ("num_classes",)))
+    _build_check(lambda: spec.build(classes), lambda msg: t.err("model", msg))
+    return spec
+
+
+def _parse_teacher(t: _Table, name: str, base_train: TrainConfig, classes: int,
+                   root: Path) -> TeacherConfig:
+    kind = t.take("kind", str)
+    if kind not in TEACHERS:
+        raise t.err("kind", str(unknown_name("teacher kind", kind, TEACHERS.names())))
+    model = _model_name(t)
+    members = t.int("members", 5 if kind == "ensemble" else 1, lo=1)
+    samples = t.int("samples", 20 if kind == "mc_dropout" else 1, lo=1)
+    if kind == "ensemble" and members < 2:
+        raise t.err("members", f"an ensemble needs at least 2 members, found {members}")
+    if kind != "ensemble" and members != 1:
+        raise t.err("members", f"only an ensemble has several members; a {kind} teacher has 1")
+    if kind != "mc_dropout" and "samples" in t.data:
+        raise t.err("samples", "only an mc_dropout teacher draws samples")
+    train = _train(t, base_train)
+    ckpt = t.take("checkpoint", (str, list), [], what="a file name or a list of file names")
+    ckpt = [ckpt] if isinstance(ckpt, str) else ckpt
+    digests = t.take("sha256", (str, list), [], what="a hex digest or a list of them")
+    digests = [digests] if isinstance(digests, str) else digests
+    spec = _model_spec(t, model, classes)
+    if kind == "mc_dropout" and not dict(spec.kwargs).get("dropout", 0.0) > 0:
+        raise t.err("dropout", "an mc_dropout teacher needs a dropout rate > 0")
+    paths = (_checkpoints(t, ckpt, digests, spec, members, root, classes)
+             if ckpt or digests else ())
+    t.finish()
+    return TeacherConfig(name, kind, spec, members, samples, train, paths, tuple(digests))
+
+
+def _parse_student(s: _Table, name: str, base_train: TrainConfig, classes: int) -> StudentConfig:
+    model = _model_name(s)
+    train = _train(s, base_train)
+    spec = _model_spec(s, model, classes)
+    s.finish()
+    return StudentConfig(name, spec, train)
+
+
+def _parse_method(m: _Table, name: str) -> MethodConfig:
+    kind = m.take("kind", str, name)
+    if kind not in METHODS:
+        raise m.err("kind", str(unknown_name("method", kind, METHODS.names())))
+    calibration = _choice(m, "teacher_calibration", "", TEACHER_CALIBRATIONS)
+    traw = m.take("train", dict, {})
+    checked = _finished(_Table(traw, m.file, f"[methods.{name}.train]"),
+                        lambda mt: _train(mt, TrainConfig()))
+    overrides = tuple(sorted((k, getattr(checked, k)) for k in traw))
+    mc = MethodConfig(name, kind, _options(m, METHODS.get(kind), "method", kind), overrides,
+                      calibration)
+    _build_check(mc.build, lambda msg: m.err("kind", msg))
+    m.finish()
+    return mc
+
+
+def _parse_pairs(top: _Table, teachers: dict, students: dict, methods: dict) -> list[Pair]:
+    """The ``[[pairs]]`` tables expanded to (teacher, student, method) triples, in order, each
+    once; a method that needs no teacher gets one pair per student, without a teacher."""
     pairs: list[Pair] = []
     for i, praw in enumerate(top.take("pairs", list, [], what="an array of tables [[pairs]]")):
-        p = _Table(praw, file, f"[[pairs]] #{i + 1}")
+        p = _Table(praw, top.file, f"[[pairs]] #{i + 1}")
         lists = {}
         for key, known in (("teachers", teachers), ("students", students), ("methods", methods)):
             vals = p.take(key, list, [] if key == "teachers" else ..., what="a list of names")
@@ -505,32 +564,18 @@ def load_suite(name_or_path: str, *, seeds: list[int] | None = None) -> Suite:
             method = methods[mname].build()
             for sname in lists["students"]:
                 if not method.needs_teacher:
-                    pair = Pair(None, sname, mname)
-                    if pair not in pairs:
-                        pairs.append(pair)
-                    continue
-                if not lists["teachers"]:
+                    found = [Pair(None, sname, mname)]
+                elif not lists["teachers"]:
                     raise p.err("teachers", f"method '{mname}' distils from a teacher; name at least one")
-                for tname in lists["teachers"]:
-                    problem = pair_problem(method, mname, teachers[tname])
-                    if problem:
-                        raise p.err("teachers", problem)
-                    pair = Pair(tname, sname, mname)
-                    if pair not in pairs:
-                        pairs.append(pair)
-    posthoc = top.names("posthoc", CALIBRATORS, [])
-    # per-example intervals describe one run's test set: a suite of several seeds reports
-    # intervals over seeds instead (kdbench.report.stats) and skips them unless asked
-    bootstrap = top.int("bootstrap", 1000 if len(seeds_) == 1 else 0, lo=0)
-    if bootstrap == 1:
-        raise top.err("bootstrap", "expected 0 (no per-example intervals) or >= 2 resamples, found 1")
-    compress = _compress(_Table(top.take("compress", dict, {}), file, "[compress]"), methods)
-    top.finish()
-    if not teachers and not pairs:
-        raise UserError(f"{file}: the suite runs nothing: define [teachers.*] or [[pairs]]")
-    return Suite(name=name, path=file, description=description, seeds=seeds_, data=data,
-                 teachers=teachers, students=students, methods=methods, pairs=tuple(pairs),
-                 posthoc=posthoc, transfer=transfer, compress=compress, bootstrap=bootstrap)
+                else:
+                    found = []
+                    for tname in lists["teachers"]:
+                        problem = pair_problem(method, mname, teachers[tname])
+                        if problem:
+                            raise p.err("teachers", problem)
+                        found.append(Pair(tname, sname, mname))
+                pairs += [pair for pair in found if pair not in pairs]
+    return pairs
 
 
 def _compress(c: _Table, methods: dict) -> CompressConfig:
@@ -549,19 +594,18 @@ def _compress(c: _Table, methods: dict) -> CompressConfig:
     patterns = c.take("methods", list, None, what="a list of method names or patterns")
     for p in patterns or []:  # absent: every method, checked against none
         if not isinstance(p, str) or not fnmatch.filter(methods, p):
-            hint = difflib.get_close_matches(str(p), list(methods), n=1)
             raise c.err("methods", f"{p!r} matches no method of the suite"
-                        + (f"; did you mean {hint[0]!r}?" if hint else "")
-                        + f" (methods: {', '.join(methods) or 'none'})")
+                        f"{did_you_mean(str(p), methods)}; methods: {', '.join(methods) or 'none'}")
     c.finish()
     return CompressConfig(int8=int8, prune=tuple(prune), finetune_epochs=epochs,
                           finetune_lr_scale=scale, methods=tuple(patterns or ["*"]))
 
 
 def _checkpoints(t: _Table, files: list, digests: list, spec: ModelSpec, members: int,
-                 root: Path) -> tuple[str, ...]:
+                 root: Path, classes: int) -> tuple[str, ...]:
     """Check a teacher's ``checkpoint`` files (one per member; paths relative to the suite
-    file) against their ``sha256`` and the registered architecture ``spec``: each must exist,
+    file) against their ``sha256`` and the registered architecture ``spec`` built for the data
+    set's ``classes`` (`kdbench.data.registry.num_classes`): each must exist,
     have the recorded SHA-256, load with ``torch.load(weights_only=True)`` and fit the network
     key by key and shape by shape. Returns the absolute paths; `UserError` (one line) otherwise.
     """
@@ -587,7 +631,7 @@ def _checkpoints(t: _Table, files: list, digests: list, spec: ModelSpec, members
         if found != want.lower():
             raise t.err("sha256", f"{fp} has SHA-256 {found}, expected {want}")
         try:
-            fit_checkpoint(spec.build(10), load_checkpoint(fp), fp)
+            fit_checkpoint(spec.build(classes), load_checkpoint(fp), fp)
         except UserError as e:
             raise t.err("checkpoint", str(e)) from None
         paths.append(str(fp))

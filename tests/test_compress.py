@@ -235,5 +235,5 @@ def test_compress_methods_filter_selects_students_and_rejects_unknown_names(tmp_
     assert variants == {"small-kd-single", "small-kd-ensemble", "small-kd-mc_dropout"}
     suite_file.write_text(text.replace('methods = ["kd"]    #', 'methods = ["kdd"]    #'))
     with pytest.raises(UserError, match=r"\[compress\] methods: 'kdd' matches no method of the "
-                       r"suite; did you mean 'kd'\?"):
+                       r"suite \(did you mean 'kd'\?\)"):
         load_suite(str(suite_file))

@@ -213,3 +213,39 @@ def test_bad_checkpoints_are_refused_with_one_line(tmp_path, capsys, case, messa
     import re
 
     assert re.search(message, err), err
+
+
+def test_a_100_class_checkpoint_teacher_loads_for_cifar100(tmp_path):
+    """The class count comes from the data set's record (`kdbench.data.registry.DataInfo`):
+    a 100-class checkpoint fits a cifar100 suite and a 10-class one is refused there."""
+    from kdbench.data.registry import dataset_info
+
+    assert dataset_info("cifar100").classes == 100 and dataset_info("cifar10").classes == 10
+    assert dataset_info("mnist5k").image_shape == (1, 28, 28)
+    text = """
+name = "c100"
+[data]
+dataset = "cifar100"
+split = [400, 100, 100]
+corruptions = []
+severities = [5]
+corrupt_n = 50
+shift = []
+ood = ["noise"]
+ood_n = 50
+[teachers.mine]
+kind = "single"
+model = "resnet20"
+checkpoint = "t.pt"
+sha256 = "{digest}"
+"""
+    path = tmp_path / "c100.toml"
+    for classes, ok in ((100, True), (10, False)):
+        torch.manual_seed(0)
+        digest = save(tmp_path / "t.pt", MODELS.create("resnet20", num_classes=classes).state_dict())
+        path.write_text(text.format(digest=digest))
+        if ok:
+            assert load_suite(str(path)).teachers["mine"].checkpoint == (str(tmp_path / "t.pt"),)
+        else:
+            with pytest.raises(UserError, match=r"checkpoint: .*\(10, 64\) vs model \(100, 64\)"):
+                load_suite(str(path))

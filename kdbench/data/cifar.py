@@ -33,7 +33,7 @@ from ..errors import UserError
 from .files import (Problems, check_array, check_labels, check_md5, data_root, hwc_to_float,
                     load_pickle, np_load, require, stamp)
 from .mnist5k import DatasetSplits, LabelledImages, stratified_split
-from .registry import DATASETS, OOD_SETS, SHIFT_SETS, checked_by, family, needs
+from .registry import DATASETS, OOD_SETS, SHIFT_SETS, checked_by, describe, family, needs
 
 CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 CIFAR100_URL = "https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz"
@@ -200,6 +200,7 @@ _C10 = [f"cifar-10-batches-py/{n}" for n in ("batches.meta", *CIFAR10_MD5)]
 
 @DATASETS.register("cifar10")
 @family("cifar")
+@describe(classes=10, image_shape=(3, 32, 32))
 @checked_by(_dataset_check(CIFAR10, "cifar10"))
 @needs(*_C10, url=CIFAR10_URL, what="CIFAR-10")
 def cifar10(*, split: tuple[int, int, int] = (45000, 5000, 10000), split_seed: int = 0) -> DatasetSplits:
@@ -210,6 +211,7 @@ def cifar10(*, split: tuple[int, int, int] = (45000, 5000, 10000), split_seed: i
 
 @DATASETS.register("cifar100")
 @family("cifar")
+@describe(classes=100, image_shape=(3, 32, 32))
 @checked_by(_dataset_check(CIFAR100, "cifar100"))
 @needs("cifar-100-python/meta", "cifar-100-python/train", "cifar-100-python/test",
        url=CIFAR100_URL, what="CIFAR-100")

@@ -21,7 +21,7 @@ import torch
 
 from ..errors import UserError
 from .images import to_float
-from .registry import DATASETS, family
+from .registry import DATASETS, describe, family
 
 ASSETS = Path(__file__).resolve().parent / "assets"
 
@@ -111,6 +111,7 @@ def stratified_split(labels: np.ndarray, sizes: tuple[int, ...], seed: int) -> l
 
 @DATASETS.register("mnist5k")
 @family("mnist")
+@describe(classes=10, image_shape=(1, 28, 28))
 def mnist5k(*, split: tuple[int, int, int] = (3500, 500, 1000), split_seed: int = 0) -> DatasetSplits:
     """The embedded 5,000-digit MNIST subset, split train/val/test (stratified, seeded)."""
     images, labels = load_asset()

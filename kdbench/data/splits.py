@@ -25,7 +25,7 @@ from .corruptions import corrupt
 from .images import to_float, to_uint8
 from .mnist5k import DatasetSplits
 from .files import Problems, data_root, require
-from .registry import CORRUPTED_SETS, DATASETS, OOD_SETS, SHIFT_SETS
+from .registry import CORRUPTED_SETS, DATASETS, OOD_SETS, SHIFT_SETS, info
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,7 @@ def check_files(data) -> None:
     entries += [(OOD_SETS.get(n), {}) for n in data.ood]
     needed: list[tuple[str, str, str]] = []
     for fn, kw in entries:
-        group = list(getattr(fn, "files", ()))
+        group = list(info(fn).files)
         if hasattr(fn, "files_for"):
             group += [f for name in kw["corruptions"] for f in fn.files_for(name)]
         needed += [f for f in group if f not in needed]
@@ -88,9 +88,10 @@ def check_files(data) -> None:
             raise UserError(f"{e}; the data root itself does not exist") from None
     problems = _missing(needed)
     for fn, kw in entries:
-        if hasattr(fn, "check"):
-            fn.check(problems, **kw)
-    if getattr(entries[0][0], "files", ()) and not hasattr(entries[0][0], "check"):
+        if info(fn).check is not None:
+            info(fn).check(problems, **kw)
+    first = info(entries[0][0])
+    if first.files and first.check is None:
         # a data set read from files without its own check (a plugin's): load it, so that a
         # split larger than the files fails here, once
         problems.run(load_dataset, data.dataset, data.split, data.split_seed)
