@@ -27,13 +27,14 @@ from torch.utils.flop_counter import FlopCounterMode
 from kdbench.config import load_suite
 from kdbench.data.splits import eval_splits, load_dataset
 from kdbench.data.transfer import transfer_set
-from kdbench.jobs import MONITOR_TRAIN, _spec, data_config
+from kdbench.job_config import StudentSpec
+from kdbench.jobs import MONITOR_TRAIN, data_config
 from kdbench.plan import plan
 from kdbench.store import RunStore
 
 
 def forward_flops(spec_cfg: dict, num_classes: int, shape: tuple[int, ...]) -> float:
-    net = _spec(spec_cfg).build(num_classes).eval()
+    net = StudentSpec(spec_cfg, {}).model_spec.build(num_classes).eval()
     with FlopCounterMode(display=False) as counter, torch.no_grad():
         net(torch.zeros((1, *shape)))
     return float(counter.get_total_flops())

@@ -40,27 +40,27 @@ import torch
 
 from . import compress
 from . import device as devices
-from .config import ModelSpec
+from .config import DataConfig, ModelSpec
+from .data.mnist5k import LabelledImages
 from .data.splits import eval_splits, load_dataset
 from .data.transfer import transfer_set
 from .distill import METHODS
+from .errors import UserError
 from .evaluate import (BOOTSTRAP, HIST_BINS, N_BINS, family_examples, histogram,
                        labelled_metrics, note, ood_metrics, per_example, risk_at_coverage,
                        uncertainty_scores)
 from .metrics import accuracy, nll, reliability_bins
 from .models.cnn import count_parameters
+from .job_config import (CompressJob, EvaluateJob, ModelJob, StudentJob, TeacherJob, TeacherSpec,
+                         TransferJob, read_config)
 from .plan import Job
 from .posthoc import CALIBRATORS
-from .prediction import Prediction
-from .store import JobDir, RunStore, fit_checkpoint
+from .prediction import Prediction, Predictor
+from .store import JobDir, RunStore, fit_checkpoint, load_checkpoint, sha256_file
 from .teachers import TEACHERS
 from .train import Monitor, TrainConfig, fit
 
 MONITOR_TRAIN = 500
-
-
-def _spec(d: dict) -> ModelSpec:
-    return ModelSpec(d["name"], tuple(tuple(kv) for kv in d["kwargs"]))
 
 
 def _new_net(spec: ModelSpec, num_classes: int, seed: int) -> torch.nn.Module:
@@ -68,17 +68,25 @@ def _new_net(spec: ModelSpec, num_classes: int, seed: int) -> torch.nn.Module:
     return spec.build(num_classes)
 
 
-def _data(cfg: dict):
-    d = cfg["data"]
-    return load_dataset(d["dataset"], tuple(d["split"]), d["split_seed"])
+def _data(data: dict):
+    """The data set of a training job's ``data`` (``dataset``, ``split``, ``split_seed``)."""
+    return load_dataset(data["dataset"], tuple(data["split"]), data["split_seed"])
 
 
-def _teacher_predictor(job: JobDir, tcfg: dict, seed: int, num_classes: int):
-    spec = _spec(tcfg["model"])
-    nets = []
-    for m in range(tcfg["members"]):
-        nets.append(job.load_into(spec.build(num_classes), f"member{m}.pt").eval())
-    return TEACHERS.create(tcfg["kind"], nets=nets, samples=tcfg["samples"], seed=seed)
+def _teacher_predictor(job: JobDir, t: TeacherSpec, seed: int, num_classes: int):
+    nets = [job.load_into(t.model_spec.build(num_classes), f"member{m}.pt").eval()
+            for m in range(t.members)]
+    return TEACHERS.create(t.kind, nets=nets, samples=t.samples, seed=seed)
+
+
+def build_student(cfg: StudentJob, num_classes: int, seed: int | None = None):
+    """(method, network) of a student job, the one way training, prediction and compression
+    build a student: its method from the registry, then — after ``torch.manual_seed(seed)``
+    when ``seed`` is given — its network, wrapped by the method (e.g. hydra's heads)."""
+    method = METHODS.create(cfg.method.kind, **cfg.method.options)
+    if seed is not None:
+        torch.manual_seed(seed)
+    return method, method.wrap_model(cfg.student.model_spec.build(num_classes))
 
 
 def _monitor(make_predictor, ds) -> Monitor:
@@ -101,47 +109,46 @@ def _monitor(make_predictor, ds) -> Monitor:
     return monitor
 
 
-def _transfer_data(cfg: dict, ds):
-    t = cfg["transfer"]
-    return transfer_set(ds.train, t["set"], copies=t["copies"], seed=1000 * cfg["seed"] + 900,
-                        augmentation=ds.transfer_augment)
+def _transfer_data(transfer: dict, seed: int, ds):
+    """The transfer set (``set``, ``copies``) of seed ``seed``."""
+    return transfer_set(ds.train, transfer["set"], copies=transfer["copies"],
+                        seed=1000 * seed + 900, augmentation=ds.transfer_augment)
 
 
 def _labelled(data):
     """The labelled rows of a transfer set (training images and their augmented copies)."""
-    from .data.mnist5k import LabelledImages
-
     keep = data.y >= 0
     return LabelledImages(data.x[keep].contiguous(), data.y[keep])
 
 
 def train_teacher(job: Job, store: RunStore, progress: bool) -> None:
-    cfg, t = job.config, job.config["teacher"]
-    ds = _data(cfg)
+    cfg: TeacherJob = read_config(job.kind, job.config)
+    t = cfg.teacher
+    ds = _data(cfg.data)
     # with [transfer] teachers = true: the students' augmented labelled data (one recipe)
-    train_data = _labelled(_transfer_data({**cfg, "transfer": cfg["train_on"]}, ds)) \
-        if "train_on" in cfg else ds.train
-    out = store.begin(job.id, cfg)
-    spec, train = _spec(t["model"]), TrainConfig(**t["train"])
+    train_data = _labelled(_transfer_data(cfg.train_on, cfg.seed, ds)) \
+        if cfg.train_on is not None else ds.train
+    out = store.begin(job.id, job.config)
+    spec, train = t.model_spec, t.train_config
     ce = lambda logits, y, idx, progress: torch.nn.functional.cross_entropy(logits, y)  # noqa: E731
     info = {"curves": [], "seconds": [], "device": str(devices.current())}
-    monitor = _monitor(lambda net: TEACHERS.create(t["kind"], nets=[net], samples=t["samples"],
-                                                   seed=cfg["seed"]), ds)
-    if t.get("checkpoint_sha256"):  # a teacher trained elsewhere: loaded, checked, not trained
-        _load_teacher(job, out, spec, ds.num_classes, info)
+    monitor = _monitor(lambda net: TEACHERS.create(t.kind, nets=[net], samples=t.samples,
+                                                   seed=cfg.seed), ds)
+    if t.checkpoint_sha256:  # a teacher trained elsewhere: loaded, checked, not trained
+        _load_teacher(job, out, t, ds.num_classes, info)
         return
-    if "member0_from" in cfg:  # the same network as that ensemble's member 0 (kdbench.plan)
-        donor = store.job(cfg["member0_from"])
+    if cfg.member0_from is not None:  # the same network as that ensemble's member 0 (kdbench.plan)
+        donor = store.job(cfg.member0_from)
         dinfo = donor.read_json("train_info.json")
         net = donor.load_into(spec.build(ds.num_classes), "member0.pt")
         out.save_state("member0.pt", net.state_dict())
         out.write_json("train_info.json", {**info, "curves": dinfo["curves"][:1],
                                            "seconds": dinfo["seconds"][:1],
                                            "parameters": dinfo["parameters"],
-                                           "copied_from": cfg["member0_from"]})
+                                           "copied_from": cfg.member0_from})
         return
-    for m in range(t["members"]):
-        seed = 1000 * cfg["seed"] + m
+    for m in range(t.members):
+        seed = 1000 * cfg.seed + m
         net = _new_net(spec, ds.num_classes, seed)
         start = time.perf_counter()
         info["curves"].append(fit(net, train_data, ce, config=train, seed=seed,
@@ -153,17 +160,14 @@ def train_teacher(job: Job, store: RunStore, progress: bool) -> None:
     out.write_json("train_info.json", info)
 
 
-def _load_teacher(job: Job, out: JobDir, spec: ModelSpec, num_classes: int, info: dict) -> None:
+def _load_teacher(job: Job, out: JobDir, t: TeacherSpec, num_classes: int, info: dict) -> None:
     """A checkpoint teacher's members from ``job.files``, each checked against its recorded
     SHA-256 and the architecture (`kdbench.store.fit_checkpoint`); no training curves."""
-    from .errors import UserError
-    from .store import load_checkpoint, sha256_file
-
-    for m, (path, want) in enumerate(zip(job.files, job.config["teacher"]["checkpoint_sha256"])):
+    for m, (path, want) in enumerate(zip(job.files, t.checkpoint_sha256)):
         found = sha256_file(Path(path))
         if found != want:
             raise UserError(f"checkpoint {path} has SHA-256 {found}, expected {want}")
-        net = spec.build(num_classes)
+        net = t.model_spec.build(num_classes)
         fit_checkpoint(net, load_checkpoint(Path(path)), Path(path))
         out.save_state(f"member{m}.pt", net.state_dict())
         info["curves"].append([])
@@ -174,16 +178,16 @@ def _load_teacher(job: Job, out: JobDir, spec: ModelSpec, num_classes: int, info
 
 
 def transfer(job: Job, store: RunStore, progress: bool) -> None:
-    cfg = job.config
-    ds = _data(cfg)
-    data = _transfer_data(cfg, ds)
-    predictor = _teacher_predictor(store.job(cfg["teacher_job"]), cfg["teacher"], cfg["seed"],
+    cfg: TransferJob = read_config(job.kind, job.config)
+    ds = _data(cfg.teacher_cfg.data)
+    data = _transfer_data(cfg.transfer, cfg.seed, ds)
+    predictor = _teacher_predictor(store.job(cfg.teacher_job), cfg.teacher_cfg.teacher, cfg.seed,
                                    ds.num_classes)
-    out = store.begin(job.id, cfg)
+    out = store.begin(job.id, job.config)
     start = time.perf_counter()
     pred = predictor.predict(data.x)
     temperature = None
-    if cfg.get("calibration") == "temperature":  # the teacher a practitioner would calibrate first
+    if cfg.calibration == "temperature":  # the teacher a practitioner would calibrate first
         ts = CALIBRATORS.create("temperature").fit(predictor.predict(ds.val.x), ds.val.y.numpy())
         pred, temperature = ts.transform(pred), ts.temperature
     n = len(ds.train)
@@ -197,33 +201,35 @@ def transfer(job: Job, store: RunStore, progress: bool) -> None:
     mi_train, dis_train = diversity(pred.probs[:, :n])
     out.save_arrays("probs.npz", probs=pred.probs.astype(np.float32))
     out.write_json("transfer_info.json", {
-        "set": cfg["transfer"]["set"], "copies": cfg["transfer"]["copies"], "images": len(data),
+        "set": cfg.transfer["set"], "copies": cfg.transfer["copies"], "images": len(data),
         "labelled": int((data.y >= 0).sum()), "samples": int(pred.probs.shape[0]),
         "mean_mi": mi, "disagreement": dis, "mean_mi_train": mi_train,
         "disagreement_train": dis_train, "temperature": temperature,
         "seconds": time.perf_counter() - start})
 
 
+def _teacher_outputs(store: RunStore, transfer_job: str) -> torch.Tensor:
+    """A transfer job's cached teacher probabilities ``(S, N_transfer, K)``, on the device."""
+    probs = torch.from_numpy(store.job(transfer_job).load_arrays("probs.npz")["probs"])
+    return probs.to(devices.current())
+
+
 def train_student(job: Job, store: RunStore, progress: bool) -> None:
-    cfg = job.config
-    ds = _data(cfg)
-    data = _transfer_data(cfg, ds)
-    method = METHODS.create(cfg["method"]["kind"], **cfg["method"]["options"])
+    cfg: StudentJob = read_config(job.kind, job.config)
+    ds = _data(cfg.data)
+    data = _transfer_data(cfg.transfer, cfg.seed, ds)
+    seed = 1000 * cfg.seed + 500  # students never share an initialisation with a teacher
+    method, net = build_student(cfg, ds.num_classes, seed=seed)
     teacher_probs = None
     if method.needs_teacher:
-        teacher_probs = torch.from_numpy(store.job(job.deps[0]).load_arrays("probs.npz")["probs"])
-        teacher_probs = teacher_probs.to(devices.current())
+        teacher_probs = _teacher_outputs(store, job.deps[0])
         if teacher_probs.shape[1] != len(data):
             raise RuntimeError(f"teacher outputs cover {teacher_probs.shape[1]} images, the "
                                f"transfer set has {len(data)}")
-    out = store.begin(job.id, cfg)
-    spec, train = _spec(cfg["student"]["model"]), TrainConfig(**cfg["student"]["train"])
-    seed = 1000 * cfg["seed"] + 500  # students never share an initialisation with a teacher
-    torch.manual_seed(seed)
-    net = method.wrap_model(spec.build(ds.num_classes))
+    out = store.begin(job.id, job.config)
     start = time.perf_counter()
-    curve = method.fit_student(net, data, teacher_probs, config=train, seed=seed,
-                               desc=job.label, progress=progress,
+    curve = method.fit_student(net, data, teacher_probs, config=cfg.student.train_config,
+                               seed=seed, desc=job.label, progress=progress,
                                monitor=_monitor(method.predictor, ds))
     out.save_state("weights.pt", net.state_dict())
     out.write_json("train_info.json", {"curves": [curve], "parameters": count_parameters(net),
@@ -231,39 +237,36 @@ def train_student(job: Job, store: RunStore, progress: bool) -> None:
                                        "device": str(devices.current())})
 
 
-def _predictor(model_job: Job | dict, store: RunStore, model_job_id: str, num_classes: int,
-               ds=None):
-    cfg = model_job
+def _predictor(model: ModelJob, store: RunStore, model_job_id: str, ds) -> Predictor:
+    """The predictor of the model a training or compress job made."""
     src = store.job(model_job_id)
-    if "variant" in cfg:  # a compressed student (kdbench.compress); int8 calibrates on ds.val
-        return _variant_predictor(cfg, store, src, ds)
-    if "teacher" in cfg and "student" not in cfg:
-        return _teacher_predictor(src, cfg["teacher"], cfg["seed"], num_classes)
-    method = METHODS.create(cfg["method"]["kind"], **cfg["method"]["options"])
-    net = method.wrap_model(_spec(cfg["student"]["model"]).build(num_classes))
+    if isinstance(model, CompressJob):  # a compressed student; int8 calibrates on ds.val
+        return _variant_predictor(model, store, src, ds)
+    if isinstance(model, TeacherJob):
+        return _teacher_predictor(src, model.teacher, model.seed, ds.num_classes)
+    method, net = build_student(model, ds.num_classes)
     return method.predictor(src.load_into(net, "weights.pt"))
 
 
-def data_config(d: dict):
+def data_config(d: dict) -> DataConfig:
     """A job config's ``data`` (lists from JSON) -> `kdbench.config.DataConfig`."""
-    from .config import DataConfig
-
     return DataConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
 
 
 def evaluate(job: Job, store: RunStore, progress: bool) -> None:
-    cfg = job.config
-    data = data_config(cfg["data"])
+    cfg: EvaluateJob = read_config(job.kind, job.config)
+    data = data_config(cfg.data)
     ds = load_dataset(data.dataset, data.split, data.split_seed)
-    build = lambda: _predictor(cfg["model"], store, cfg["model_job"], ds.num_classes, ds)  # noqa: E731
+    build = lambda: _predictor(cfg.model, store, cfg.model_job, ds)  # noqa: E731
     try:
         predictor = build()
     except compress.NotBuilt as e:  # recorded, not failed: the run goes on
-        store.begin(job.id, cfg).write_json("eval_info.json", {"seconds": 0.0, "not_built": str(e)})
+        store.begin(job.id, job.config).write_json("eval_info.json",
+                                                   {"seconds": 0.0, "not_built": str(e)})
         return
-    evaluate_predictor(predictor, ds, data, list(cfg.get("posthoc") or ()),
-                       store.begin(job.id, cfg), cpu_predictor=lambda: compress.OnCPU(build),
-                       n_boot=cfg.get("bootstrap", BOOTSTRAP))
+    evaluate_predictor(predictor, ds, data, list(cfg.posthoc), store.begin(job.id, job.config),
+                       cpu_predictor=lambda: compress.OnCPU(build),
+                       n_boot=BOOTSTRAP if cfg.bootstrap is None else cfg.bootstrap)
 
 
 def evaluate_predictor(predictor, ds, data, posthoc: list[str], out: JobDir, *,
@@ -336,18 +339,16 @@ def evaluate_predictor(predictor, ds, data, posthoc: list[str], out: JobDir, *,
             or devices.current().type == "cpu" else cpu_predictor(), ds.test.x)})
 
 
-def _variant_predictor(cfg: dict, store: RunStore, src: JobDir, ds):
+def _variant_predictor(cfg: CompressJob, store: RunStore, src: JobDir, ds) -> Predictor:
     """The predictor of a compressed student (`kdbench.compress`) from its compress job."""
     info = src.read_json("variant.json")
     if not info["built"]:
         raise compress.NotBuilt(info["reason"])
-    kind, _ = compress.parse_variant(cfg["variant"])
-    base = cfg["model"]
-    method = METHODS.create(base["method"]["kind"], **base["method"]["options"])
-    net = method.wrap_model(_spec(base["student"]["model"]).build(ds.num_classes))
+    kind, _ = compress.parse_variant(cfg.variant)
+    method, net = build_student(cfg.model, ds.num_classes)
     if kind == "prune":
         return method.predictor(src.load_into(net, "weights.pt"))
-    net = store.job(cfg["model_job"]).load_into(net, "weights.pt").eval()
+    net = store.job(cfg.model_job).load_into(net, "weights.pt").eval()
     qnet = compress.quantize_int8(net, ds.val.x)
     return compress.OnCPU(lambda: method.predictor(qnet))
 
@@ -357,30 +358,27 @@ def compress_model(job: Job, store: RunStore, progress: bool) -> None:
     says whether it was built (and why not) and holds a pruned variant's fine-tune records; a
     pruned variant's weights go to ``weights.pt``. An int8 variant is only tried here: its
     evaluate job builds it again from the same weights and images (deterministic)."""
-    cfg, base = job.config, job.config["model"]
-    kind, percent = compress.parse_variant(cfg["variant"])
-    ds = _data(base)
-    method = METHODS.create(base["method"]["kind"], **base["method"]["options"])
-    net = method.wrap_model(_spec(base["student"]["model"]).build(ds.num_classes))
-    net = store.job(cfg["model_job"]).load_into(net, "weights.pt")
-    out = store.begin(job.id, cfg)
+    cfg: CompressJob = read_config(job.kind, job.config)
+    base = cfg.model
+    kind, percent = compress.parse_variant(cfg.variant)
+    ds = _data(base.data)
+    method, net = build_student(base, ds.num_classes)
+    net = store.job(cfg.model_job).load_into(net, "weights.pt")
+    out = store.begin(job.id, job.config)
     start = time.perf_counter()
-    info: dict = {"variant": cfg["variant"], "built": True, "reason": ""}
+    info: dict = {"variant": cfg.variant, "built": True, "reason": ""}
     try:
         if kind == "int8":
             compress.quantize_int8(net, ds.val.x)
         else:
             compress.prune_global(net, percent)
-            ft = cfg["finetune"]
+            ft = cfg.finetune
             if ft["epochs"] > 0:
-                probs = None
-                if method.needs_teacher:
-                    probs = torch.from_numpy(store.job(cfg["transfer_job"]).load_arrays(
-                        "probs.npz")["probs"]).to(devices.current())
+                probs = _teacher_outputs(store, cfg.transfer_job) if method.needs_teacher else None
                 info["curve"] = compress.finetune(
-                    net, method, _transfer_data(base, ds), probs,
-                    train=TrainConfig(**base["student"]["train"]), epochs=ft["epochs"],
-                    lr_scale=ft["lr_scale"], seed=1000 * base["seed"] + 700, desc=job.label,
+                    net, method, _transfer_data(base.transfer, base.seed, ds), probs,
+                    train=base.student.train_config, epochs=ft["epochs"],
+                    lr_scale=ft["lr_scale"], seed=1000 * base.seed + 700, desc=job.label,
                     monitor=_monitor(method.predictor, ds))
             compress.make_permanent(net)
             out.save_state("weights.pt", net.state_dict())

@@ -54,16 +54,16 @@ class ModelEntry:
     variant: str = "-"       # a compressed variant's name (int8, prune<P>); else "-"
 
 
-def _plain(obj: Any) -> Any:
+def to_plain(obj: Any) -> Any:
     """JSON-able form of a config; fields marked ``omit_default`` (settings added later, e.g.
     `TrainConfig.optimizer`) are left out at their default, so older job ids stay the same."""
     if dataclasses.is_dataclass(obj):
-        return {f.name: _plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)
+        return {f.name: to_plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)
                 if not (f.metadata.get("omit_default") and getattr(obj, f.name) == f.default)}
     if isinstance(obj, (list, tuple)):
-        return [_plain(v) for v in obj]
+        return [to_plain(v) for v in obj]
     if isinstance(obj, dict):
-        return {k: _plain(v) for k, v in obj.items()}
+        return {k: to_plain(v) for k, v in obj.items()}
     return obj
 
 
@@ -82,7 +82,7 @@ def _teacher_config(t: TeacherConfig) -> dict:
            "train": t.train}
     if t.checkpoint:  # loaded, not trained: identified by the files' SHA-256
         cfg["checkpoint_sha256"] = list(t.sha256)
-    return _plain(cfg)
+    return to_plain(cfg)
 
 
 def _member0_donors(suite: Suite) -> dict[str, str]:
@@ -103,7 +103,7 @@ def _member0_donors(suite: Suite) -> dict[str, str]:
 
 def plan(suite: Suite) -> tuple[list[Job], list[ModelEntry]]:
     """Expand a suite into jobs (dependencies first, no duplicates) and result models."""
-    data = _plain(suite.data)
+    data = to_plain(suite.data)
     train_data = {k: data[k] for k in ("dataset", "split", "split_seed")}
     jobs: dict[str, Job] = {}
     models: list[ModelEntry] = []
@@ -119,7 +119,7 @@ def plan(suite: Suite) -> tuple[list[Job], list[ModelEntry]]:
             cfg["bootstrap"] = suite.bootstrap
         return add(_job("evaluate", cfg, (train.id,), f"evaluate {name} (seed {seed})"))
 
-    transfer = _plain(suite.transfer)
+    transfer = to_plain(suite.transfer)
     # (teacher, teacher_calibration) pairs whose outputs on the transfer set students learn from
     distilled = {(p.teacher, suite.methods[p.method].teacher_calibration)
                  for p in suite.pairs if p.teacher}
@@ -159,8 +159,8 @@ def plan(suite: Suite) -> tuple[list[Job], list[ModelEntry]]:
         for pair in suite.pairs:
             s, m = suite.students[pair.student], suite.methods[pair.method]
             cfg = {"seed": seed, "data": train_data, "transfer": transfer,
-                   "student": _plain({"model": s.model, "train": m.train_config(s.train)}),
-                   "method": _plain({"kind": m.kind, "options": dict(m.options)}),
+                   "student": to_plain({"model": s.model, "train": m.train_config(s.train)}),
+                   "method": to_plain({"kind": m.kind, "options": dict(m.options)}),
                    "teacher": _teacher_config(suite.teachers[pair.teacher]) if pair.teacher else None}
             if m.teacher_calibration:
                 cfg["teacher_calibration"] = m.teacher_calibration

@@ -15,6 +15,7 @@ E[H] = ψ(α0 + 1) − Σ_k p_k ψ(α_k + 1)  (Malinin & Gales 2018, eq. 12).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 from scipy.special import digamma
@@ -89,3 +90,11 @@ class Prediction:
         if self.probs is not None:
             return Prediction(probs=self.probs[:, index])
         return Prediction(alphas=self.alphas[index])
+
+
+class Predictor(Protocol):
+    """What the evaluation path (`kdbench.jobs.evaluate_predictor`) calls: a teacher, a student
+    or a model of the user's (`kdbench.evaluate_model`) answering a batch of images ``x``
+    ``(N, C, H, W)`` float32 in [0, 1] with a `Prediction` of N rows."""
+
+    def predict(self, x: "torch.Tensor") -> Prediction: ...

@@ -112,12 +112,13 @@ def evaluate_model(model: nn.Module | Callable[[torch.Tensor], Prediction], *,
     from .config import check_name, load_suite
     from .data.splits import check_files, load_dataset
     from .jobs import data_config, evaluate_predictor
-    from .plan import _plain, plan
+    from .job_config import UserModelJob
+    from .plan import plan, to_plain
     from .report.leaderboard import update_leaderboard
 
     check_name("user model", name)
     s = load_suite(suite)
-    data = _plain(s.data)
+    data = to_plain(s.data)
     check_files(s.data)
     ds = load_dataset(s.data.dataset, s.data.split, s.data.split_seed)
     if isinstance(model, nn.Module):
@@ -136,7 +137,7 @@ def evaluate_model(model: nn.Module | Callable[[torch.Tensor], Prediction], *,
     if name in taken:
         raise UserError(f"name '{name}' is a model of suite '{s.name}'; choose another name")
     posthoc = list(s.posthoc)
-    config = {"user_model": key, "data": data, "posthoc": posthoc}
+    config = UserModelJob(key, data, tuple(posthoc)).to_json()
     jid = job_id("evaluate", config)
     store = RunStore(wd / "runs")
     if not store.is_done(jid):
