@@ -14,7 +14,7 @@ SCHEMA_VERSION = {"train_teacher": 2, "transfer": 1, "train_student": 2, "evalua
 def __getattr__(name: str):
     """``kdbench.evaluate_model`` without importing torch at ``import kdbench``."""
     if name == "evaluate_model":
-        from .user_model import evaluate_model
+        from .user_model import evaluate_model  # local: `import kdbench` stays light
 
         return evaluate_model
     raise AttributeError(f"module 'kdbench' has no attribute {name!r}")

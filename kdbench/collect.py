@@ -27,20 +27,25 @@ Provenance: every table ends with the ``suite_hash`` column (`suite_hash`, also 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import platform
+import subprocess
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import torch
 
-from . import __version__
+from . import SCHEMA_VERSION, __version__
 from .config import Suite
 from .errors import UserError
+from .metrics import agreement, kl_divergence
 from .plan import ModelEntry
 from .results_files import write_table as _write_table
 from .store import RunStore, atomic_write_text
 from .train import convergence, is_converged
+from .user_registry import registered_models
 
 ID_COLS = ["seed", "model", "role", "teacher", "method", "student"]
 KEYS = ["split", "dataset", "severity"]
@@ -69,8 +74,6 @@ def fidelity(models: list[ModelEntry], store: RunStore) -> pd.DataFrame:
     """Top-1 agreement and mean KL(teacher ‖ student) on every labelled split, for each student
     against its own teacher (a labels-only student against every teacher of its seed), from the
     evaluate jobs' per-example predictions."""
-    from .metrics import agreement, kl_divergence
-
     teachers = {(m.seed, m.model): m for m in models if m.role == "teacher"}
     rows = []
     cache: dict[str, dict] = {}
@@ -114,8 +117,6 @@ def example_pairs(models: list[ModelEntry], store: RunStore) -> pd.DataFrame:
     ``var_example`` = the variance of d̄_i over the ``examples`` N (ddof = 1): the test-set
     sampling variance of ``mean`` is ``var_example / N`` (`kdbench.report.stats.two_level`).
     One row per unordered pair, ``model_a`` < ``model_b``."""
-    import numpy as np
-
     vectors: dict[tuple[str, str, str, str], dict[int, np.ndarray]] = {}
     for m in models:
         path = store.job(m.eval_job).path / "examples.npz"
@@ -148,8 +149,6 @@ def example_pairs(models: list[ModelEntry], store: RunStore) -> pd.DataFrame:
 
 def _commit() -> str:
     """The git commit of the kdbench source (with '+dirty' for local changes), or 'unknown'."""
-    import subprocess
-
     root = Path(__file__).resolve().parents[1]
     try:
         sha = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"],
@@ -167,10 +166,6 @@ def suite_hash(models: list[ModelEntry]) -> str:
     the order of the pairs; any setting that changes a job changes it. Every results file
     records it in its ``suite_hash`` column, and ``figures``/``report`` refuse to merge results
     of different hashes (`kdbench.report.check_suite_hash`)."""
-    import hashlib
-
-    from . import SCHEMA_VERSION
-
     blob = json.dumps({"schema": SCHEMA_VERSION,
                        "models": sorted([m.model, m.eval_job] for m in models)}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()
@@ -228,9 +223,7 @@ def collect(suite: Suite, models: list[ModelEntry], store: RunStore,
         """`kdbench.results_files.write_table` with the suite hash as the last column."""
         return _write_table(df.assign(suite_hash=stamp), folder, name, sort=sort)
 
-    from .user_model import registered_models  # kdbench.evaluate_model's entries (role user)
-
-    models = list(models) + registered_models(out_dir, suite)
+    models = list(models) + registered_models(out_dir, suite)  # kdbench.evaluate_model's (role user)
     tables = {
         "metrics": _gather(models, store, "metrics.csv"),
         "reliability": _gather(models, store, "reliability.csv"),

@@ -59,6 +59,7 @@ from typing import Any
 
 import torch
 from torch import nn
+from torch.nn.utils import prune
 
 from . import device as devices
 from .prediction import Prediction
@@ -137,8 +138,8 @@ class OnCPU:
 def quantize_int8(net: nn.Module, calibration: torch.Tensor, *, batch: int = 256) -> nn.Module:
     """Static int8 copy of ``net`` (float input and output; module docstring), calibrated on
     ``calibration`` images ``(N, C, H, W)``; `NotBuilt` when the tooling cannot convert it."""
-    from torch.ao.quantization import get_default_qconfig_mapping
-    from torch.ao.quantization.quantize_fx import convert_fx, prepare_fx
+    from torch.ao.quantization import get_default_qconfig_mapping  # local: FX tooling is slow to import
+    from torch.ao.quantization.quantize_fx import convert_fx, prepare_fx  # local: as above
 
     if "x86" not in torch.backends.quantized.supported_engines:
         raise NotBuilt("this torch build has no x86 quantized engine "
@@ -176,8 +177,6 @@ def prunable(net: nn.Module) -> list[tuple[nn.Module, str]]:
 def prune_global(net: nn.Module, percent: int) -> None:
     """Global L1 pruning of all conv/linear weights to ``percent``% zeros, in place; the mask
     stays attached (``weight = weight_orig · weight_mask``) until `make_permanent`."""
-    from torch.nn.utils import prune
-
     net.to(memory_format=torch.contiguous_format)  # the pruning utilities flatten with view()
     params = prunable(net)
     if not params:
@@ -187,8 +186,6 @@ def prune_global(net: nn.Module, percent: int) -> None:
 
 def make_permanent(net: nn.Module) -> None:
     """Fold the pruning masks into the weights (plain parameters again, same state-dict keys)."""
-    from torch.nn.utils import prune
-
     for module, name in prunable(net):
         if prune.is_pruned(module):
             prune.remove(module, name)
@@ -226,7 +223,7 @@ def networks(predictor: Any) -> list[nn.Module]:
 def _weights(net: nn.Module) -> list[torch.Tensor]:
     """The conv/linear weight tensors of a float or quantized network (int8 values for the
     quantized modules)."""
-    from torch.ao.nn import quantized as nnq
+    from torch.ao.nn import quantized as nnq  # local: as the FX tooling
 
     out = []
     for m in net.modules():

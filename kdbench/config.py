@@ -25,6 +25,7 @@ from .errors import UserError, did_you_mean, unknown_name
 from .models import MODELS
 from .posthoc import CALIBRATORS
 from .registry import Registry
+from .store import fit_checkpoint, load_checkpoint, sha256_file
 from .teachers import TEACHERS
 from .train import AUGMENTS as TRAIN_AUGMENTS
 from .train import OPTIMIZERS, TrainConfig
@@ -609,8 +610,6 @@ def _checkpoints(t: _Table, files: list, digests: list, spec: ModelSpec, members
     have the recorded SHA-256, load with ``torch.load(weights_only=True)`` and fit the network
     key by key and shape by shape. Returns the absolute paths; `UserError` (one line) otherwise.
     """
-    from .store import fit_checkpoint, load_checkpoint, sha256_file
-
     if not all(isinstance(f, str) for f in files) or not files:
         raise t.err("checkpoint", f"expected a file name or a list of file names, found {files!r}")
     if len(files) != members:

@@ -58,8 +58,12 @@ import torch
 from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
+from . import device
+from .data.files import ENV, ENV_SOURCE
 from .errors import UserError
+from .jobs import RUNNERS
 from .plan import Job
+from .registry import load_plugins
 from .store import RunStore
 
 JOB_THREADS = 1
@@ -94,9 +98,6 @@ def worker_env() -> dict[str, str]:
     """The client's settings a worker must share: the data root and what chose it
     (`kdbench.data.files.use_root`) and the device (`kdbench.device.use`); unset ones are
     left out."""
-    from . import device
-    from .data.files import ENV, ENV_SOURCE
-
     return {k: os.environ[k] for k in (ENV, ENV_SOURCE, device.ENV) if os.environ.get(k)}
 
 
@@ -122,8 +123,6 @@ _one_job_at_a_time = threading.Lock()
 def _prepare_process(plugins: tuple[str, ...]) -> None:
     """Import the plugin modules (and ``kdbench.plugins`` entry points) once per process, so
     that a worker knows the models and methods the parent registered."""
-    from .registry import load_plugins
-
     missing = [p for p in plugins if p not in _loaded_plugins]
     if missing or not _loaded_plugins:
         load_plugins(missing)
@@ -142,8 +141,6 @@ def run_one(job: Job, store_root: str | Path, progress: bool = False, *deps: Out
     process run one at a time (the seeds of torch are process-wide), each with `JOB_THREADS`
     threads. ``env`` (`worker_env` of the client) is set in this process first.
     """
-    from .jobs import RUNNERS
-
     if any(d.status in ("failed", "skipped") for d in deps):
         return Outcome(job.id, "skipped")
     me = worker_name()
@@ -243,12 +240,12 @@ def check_options(executor: str, workers: int | None, scheduler: str | None,
             raise UserError("--cluster starts its own scheduler; give --cluster or --scheduler, not both")
     if executor == "dask":
         try:
-            import distributed  # noqa: F401
+            import distributed  # noqa: F401  (local: an optional extra)
         except ImportError:
             raise UserError(DASK_MISSING) from None
     if cluster is not None:
         try:
-            import dask_jobqueue  # noqa: F401
+            import dask_jobqueue  # noqa: F401  (local: an optional extra)
         except ImportError:
             raise UserError(JOBQUEUE_MISSING) from None
 
@@ -347,7 +344,7 @@ def _jobqueue_cluster(kind: str, workers: int | None):
     processes, memory, queue, account, walltime, job-script-prologue, ...; docs/scaling.md),
     scaled to ``workers`` worker processes (default: one batch job's worth). Its workers are
     batch jobs (``sbatch`` / ``qsub``) that run this Python."""
-    import dask_jobqueue
+    import dask_jobqueue  # local: an optional extra ([cluster])
 
     make = {"slurm": dask_jobqueue.SLURMCluster, "pbs": dask_jobqueue.PBSCluster}[kind]
     try:
@@ -365,7 +362,7 @@ def _jobqueue_cluster(kind: str, workers: int | None):
 def _dask_client(scheduler: str | None, workers: int | None,
                  cluster_kind: str | None = None) -> tuple[object, Callable[[], None]]:
     """A connected ``distributed.Client`` and the function that closes it (and its cluster)."""
-    from distributed import Client, LocalCluster
+    from distributed import Client, LocalCluster  # local: an optional extra ([dask])
 
     if cluster_kind is not None:
         jq = _jobqueue_cluster(cluster_kind, workers)
@@ -399,7 +396,7 @@ def _run_dask(jobs: list[Job], root: str, tally: _Tally, *, workers: int | None,
     scheduler runs a job only after its dependencies and on any worker. A task that dask itself
     gives up on (its worker died too often, ``KilledWorker``) fails, and its dependants, which
     then fail with the same error, are reported as skipped."""
-    from distributed import as_completed
+    from distributed import as_completed  # local: an optional extra ([dask])
 
     client, close = _dask_client(scheduler, workers, cluster)
     try:

@@ -58,7 +58,7 @@ from .posthoc import CALIBRATORS
 from .prediction import Prediction, Predictor
 from .store import JobDir, RunStore, fit_checkpoint, load_checkpoint, sha256_file
 from .teachers import TEACHERS
-from .train import Monitor, TrainConfig, fit
+from .train import Monitor, fit
 
 MONITOR_TRAIN = 500
 

@@ -143,7 +143,7 @@ class _Netcal:
     factory: str = ""
 
     def fit(self, pred: Prediction, labels: np.ndarray) -> "_Netcal":
-        import netcal.binning
+        import netcal.binning  # local: netcal takes a second to import; only these calibrators use it
 
         self.model = getattr(netcal.binning, self.factory)()
         with warnings.catch_warnings():

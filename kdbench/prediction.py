@@ -15,7 +15,7 @@ E[H] = ψ(α0 + 1) − Σ_k p_k ψ(α_k + 1)  (Malinin & Gales 2018, eq. 12).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 from scipy.special import digamma
@@ -97,4 +97,4 @@ class Predictor(Protocol):
     or a model of the user's (`kdbench.evaluate_model`) answering a batch of images ``x``
     ``(N, C, H, W)`` float32 in [0, 1] with a `Prediction` of N rows."""
 
-    def predict(self, x: "torch.Tensor") -> Prediction: ...
+    def predict(self, x: Any) -> Prediction: ...  # x: torch.Tensor (N, C, H, W)

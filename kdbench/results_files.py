@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from .errors import UserError
 from .store import atomic_write_bytes
 
 COMPRESSED = ("metrics", "reliability", "histograms", "risk_coverage", "fidelity", "paired_examples")
@@ -91,8 +92,6 @@ def read_results(path: Path, *, keep_default_na: bool = True) -> pd.DataFrame:
     empty file (every job failed) gives an empty frame with those columns. `UserError` names a
     missing file, a file that is not CSV, or the missing columns. ``keep_default_na=False``
     reads only empty cells as NaN (the leaderboard's "-" and "None" stay text)."""
-    from .errors import UserError
-
     name = table_name(path)
     if not path.exists():
         raise UserError(f"results file {path} is missing; run 'python -m kdbench run all' "
@@ -138,8 +137,6 @@ def check_suite_hash(frames: dict[str, pd.DataFrame | None], *, allow_mixed: boo
     """Refuse (`UserError`) results whose files record more than one ``suite_hash``
     (`kdbench.collect.suite_hash`) unless ``allow_mixed``; results without the column (an
     older kdbench) pass."""
-    from .errors import UserError
-
     hashes: dict[str, set[str]] = {}
     for name, df in frames.items():
         if df is not None and "suite_hash" in df.columns:
@@ -176,8 +173,6 @@ def load_results(folder: Path, *, allow_mixed_suites: bool = False,
     """Read a results directory (`Results`). `UserError` when ``metrics`` is missing or
     empty, or when the files record different suite hashes (`check_suite_hash`) unless
     ``allow_mixed_suites``. ``metrics``: the metrics table when the caller has read it."""
-    from .errors import UserError
-
     if not folder.is_dir():
         raise UserError(f"no results in {folder}; run 'python -m kdbench run all' for its "
                         "suite first")

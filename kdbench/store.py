@@ -27,6 +27,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from .errors import UserError
+
 DONE = "done.json"
 
 
@@ -59,8 +61,6 @@ def atomic_write_text(path: Path, text: str) -> None:
 def load_checkpoint(path: Path) -> dict[str, torch.Tensor]:
     """Read a ``torch.save``d state dict with ``weights_only=True``; `UserError` if the file is
     not one (a pickled object, a tensor, a list, ...) or cannot be read."""
-    from .errors import UserError
-
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # UnpicklingError for code objects, RuntimeError for bad zips
@@ -76,8 +76,6 @@ def load_checkpoint(path: Path) -> dict[str, torch.Tensor]:
 def fit_checkpoint(model: torch.nn.Module, state: dict[str, torch.Tensor], path: Path) -> None:
     """Load ``state`` into ``model``; `UserError` naming missing, unexpected or mis-shaped keys
     when the checkpoint comes from another architecture."""
-    from .errors import UserError
-
     own = model.state_dict()
     missing = sorted(set(own) - set(state))
     extra = sorted(set(state) - set(own))

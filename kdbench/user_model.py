@@ -16,7 +16,8 @@ and footprint as every planned model), and ranks it on the leaderboard as role `
 * The model is registered under ``name`` in ``<workdir>/results/<suite>/user_models.json``
   (name -> job id, weights digest, data digest); `kdbench.collect.collect` adds every
   registered model whose data config matches the suite's to the results, so a later
-  ``run all`` keeps it. The file is not safe against two processes writing it at once.
+  ``run all`` keeps it (`kdbench.user_registry`). Concurrent calls on one work directory
+  register under its results lock, so none is lost.
 * A user model counts as the suite's first seed: it has no training seeds of its own, so it has
   no interval over seeds.
 """
@@ -24,9 +25,7 @@ and footprint as every planned model), and ranks it on the leaderboard as role `
 from __future__ import annotations
 
 import copy
-import dataclasses
 import hashlib
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -35,16 +34,20 @@ import numpy as np
 import torch
 from torch import nn
 
+from .collect import check_results_target, collect, suite_hash
 from .compress import OnCPU
+from .config import check_name, load_suite
+from .data.splits import check_files, load_dataset
 from .errors import UserError
-from .plan import ModelEntry, job_id
+from .job_config import UserModelJob
+from .jobs import data_config, evaluate_predictor
+from .plan import job_id, plan, to_plain
 from .prediction import Prediction
 from .predictors import SingleNet
-from .store import RunStore, atomic_write_text, results_lock
-
-REGISTRY = "user_models.json"
-ROLE = "user"
-
+from .report import write_report
+from .report.leaderboard import update_leaderboard
+from .store import RunStore, results_lock
+from .user_registry import register
 
 class _Callable:
     """A callable ``f(x) -> Prediction`` as a predictor, its answer checked."""
@@ -78,23 +81,6 @@ def _prediction_digest(pred: Prediction) -> str:
     return hashlib.sha256(np.ascontiguousarray(arr, dtype=np.float64).tobytes()).hexdigest()
 
 
-def _data_digest(data: dict) -> str:
-    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
-
-
-def _registry(results: Path) -> dict[str, dict]:
-    path = results / REGISTRY
-    return json.loads(path.read_text()) if path.exists() else {}
-
-
-def registered_models(results: Path, suite: Any) -> list[ModelEntry]:
-    """The user models registered in ``results/user_models.json`` whose data config is the
-    suite's, as result models (role ``user``, the suite's first seed)."""
-    data = _data_digest(dataclasses.asdict(suite.data))
-    return [ModelEntry(suite.seeds[0], name, ROLE, "-", "-", "-", "-", e["job"])
-            for name, e in sorted(_registry(results).items()) if e.get("data_sha256") == data]
-
-
 def evaluate_model(model: nn.Module | Callable[[torch.Tensor], Prediction], *,
                    suite: str = "mnist5k", name: str = "my-net", workdir: str | Path = ".",
                    report: bool = False, replace_results: bool = False) -> dict[str, Any]:
@@ -108,14 +94,6 @@ def evaluate_model(model: nn.Module | Callable[[torch.Tensor], Prediction], *,
     suite and its leaderboard row (a dict). Raises `UserError` for a bad name or suite,
     `TypeError` for a model that is neither an ``nn.Module`` nor a callable.
     """
-    from .collect import check_results_target, collect, suite_hash
-    from .config import check_name, load_suite
-    from .data.splits import check_files, load_dataset
-    from .jobs import data_config, evaluate_predictor
-    from .job_config import UserModelJob
-    from .plan import plan, to_plain
-    from .report.leaderboard import update_leaderboard
-
     check_name("user model", name)
     s = load_suite(suite)
     data = to_plain(s.data)
@@ -150,15 +128,10 @@ def evaluate_model(model: nn.Module | Callable[[torch.Tensor], Prediction], *,
     models = plan(s)[1]
     with results_lock(store):  # concurrent calls: each registration survives the others
         check_results_target(results, suite_hash(models), replace=replace_results)
-        results.mkdir(parents=True, exist_ok=True)
-        reg = _registry(results)
-        reg[name] = {"job": jid, **key, "data_sha256": _data_digest(dataclasses.asdict(s.data))}
-        atomic_write_text(results / REGISTRY, json.dumps(reg, indent=1, sort_keys=True) + "\n")
+        register(results, name, jid, key, s)
         collect(s, models, store, results)
         board = update_leaderboard(wd, s.name, results)
         if report:
-            from .report import write_report
-
             write_report(s.name, results, wd / "reports" / s.name, leaderboard=board)
     row = board[(board.suite == s.name) & (board.model == name)]
     if row.empty:

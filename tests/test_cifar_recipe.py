@@ -10,7 +10,7 @@ import torch
 from kdbench.config import DataConfig, load_suite
 from kdbench.data.mnist5k import LabelledImages
 from kdbench.errors import UserError
-from kdbench.plan import _plain
+from kdbench.plan import to_plain
 from kdbench.train import TrainConfig, fit, make_optimizer, make_schedule
 
 
@@ -50,10 +50,10 @@ def test_settings_that_do_not_go_together():
 
 
 def test_new_settings_at_their_defaults_stay_out_of_job_ids():
-    assert set(_plain(TrainConfig())) == {"epochs", "batch_size", "lr", "weight_decay", "clip_grad_norm"}
-    assert _plain(TrainConfig(optimizer="sgd"))["optimizer"] == "sgd"
-    assert "corrupted" not in _plain(DataConfig())
-    assert _plain(DataConfig(corrupted="cifar10-c"))["corrupted"] == "cifar10-c"
+    assert set(to_plain(TrainConfig())) == {"epochs", "batch_size", "lr", "weight_decay", "clip_grad_norm"}
+    assert to_plain(TrainConfig(optimizer="sgd"))["optimizer"] == "sgd"
+    assert "corrupted" not in to_plain(DataConfig())
+    assert to_plain(DataConfig(corrupted="cifar10-c"))["corrupted"] == "cifar10-c"
 
 
 def test_crop_flip_training_is_seeded():

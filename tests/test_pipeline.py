@@ -87,7 +87,7 @@ def test_figures_command_regenerates_from_results(smoke, capsys):
     assert main(["figures", "--suite", "smoke", "--workdir", str(wd), "--format", "png"]) == 0
     pngs = list((wd / "reports/smoke/figures").glob("*.png"))
     assert f"wrote {len(pngs)} figure files" in capsys.readouterr().out
-    assert len(pngs) == 12  # forest, conformal, nine paper figures + the training curves
+    assert len(pngs) == 14  # forest, conformal, nine paper figures, the training curves + the compressed variants' two
 
 
 def test_list_command(capsys):

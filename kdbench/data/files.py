@@ -215,6 +215,6 @@ def np_load(path: Path, *, mmap: bool = False) -> np.ndarray:
 
 def hwc_to_float(images: np.ndarray):
     """uint8 ``(N, H, W, C)`` -> float32 tensor ``(N, C, H, W)`` in [0, 1]."""
-    import torch
+    import torch  # local: the file checks run without torch
 
     return torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float().div_(255.0).contiguous()

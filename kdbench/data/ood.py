@@ -32,7 +32,7 @@ LETTERS = [c for c in string.ascii_letters if c not in "OoIli"]
 @family("mnist")
 def photos(*, n: int = 1000, seed: int = 0) -> torch.Tensor:
     """``n`` grey 28x28 crops of scikit-learn's sample photographs, float32 ``(n, 1, 28, 28)``."""
-    from sklearn.datasets import load_sample_images
+    from sklearn.datasets import load_sample_images  # local: only the photos set needs it
 
     rng = np.random.default_rng(seed)
     imgs = [torch.from_numpy(im.astype(np.float32) / 255.0) for im in load_sample_images().images]
@@ -50,14 +50,14 @@ def photos(*, n: int = 1000, seed: int = 0) -> torch.Tensor:
 
 
 def _font_files() -> list[Path]:
-    import matplotlib
+    import matplotlib  # local: only the letters set renders glyphs
 
     root = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
     return sorted(p for p in root.glob("DejaVu*.ttf") if "Display" not in p.name)
 
 
 def _render(char: str, font: Path, size: int = 48) -> torch.Tensor:
-    from matplotlib.ft2font import FT2Font
+    from matplotlib.ft2font import FT2Font  # local: as above
 
     f = FT2Font(str(font))
     f.set_size(size, 72)

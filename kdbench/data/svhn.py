@@ -36,7 +36,7 @@ def _svhn_path() -> Path:
 
 
 def _loadmat(path: Path, **kw) -> dict:
-    from scipy.io import loadmat
+    from scipy.io import loadmat  # local: only SVHN's .mat file needs it
 
     try:
         return loadmat(path, **kw)
@@ -61,7 +61,7 @@ def _check_svhn(path: Path, keys, x_shape: tuple[int, ...], x_dtype, y) -> np.nd
 def check_svhn(problems: Problems) -> None:
     """`read_svhn`'s checks with ``X`` read from the file's header only (``scipy.io.whosmat``)."""
     def check() -> None:
-        from scipy.io import whosmat
+        from scipy.io import whosmat  # local: as above
 
         path = _svhn_path()
         try:

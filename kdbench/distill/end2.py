@@ -63,7 +63,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from . import METHODS, Method
+from .base import METHODS, Method
 from ..data.mnist5k import LabelledImages
 from ..prediction import Prediction
 from ..device import current

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from . import METHODS, Method
+from .base import METHODS, Method
 from ..train import Loss
 from .end2 import DirichletNet
 

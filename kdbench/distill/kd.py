@@ -30,7 +30,7 @@ from typing import Literal
 import torch
 import torch.nn.functional as F
 
-from . import METHODS, Method
+from .base import METHODS, Method
 from ..train import Loss
 
 Target = Literal["members", "mean"]

@@ -40,7 +40,7 @@ from dataclasses import dataclass
 
 import torch
 
-from . import METHODS, Method
+from .base import METHODS, Method
 from ..train import Loss
 from .kd import Target, labelled_ce, soft_kl, soft_target
 from .logits import centred_logits, check_options

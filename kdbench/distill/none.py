@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import torch
 
-from . import METHODS, Method
+from .base import METHODS, Method
 from ..train import Loss
 from .kd import labelled_ce
 

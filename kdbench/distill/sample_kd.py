@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import torch
 
-from . import METHODS, Method
+from .base import METHODS, Method
 from ..train import Loss
 from .kd import check_kd_options, hinton_loss, soften
 

@@ -71,7 +71,7 @@ def _weights_t(m: int, n: int, seed: int) -> np.ndarray:
     return w
 
 
-def _check_options(n: int, level: float) -> None:
+def check_bootstrap_options(n: int, level: float) -> None:
     if not 0 < level < 1:
         raise ValueError(f"level must lie in (0, 1); found {level}")
     if n < 2:
@@ -106,7 +106,7 @@ def bootstrap_ci(metric: Callable[..., float], probs: Any, labels: Any, *, n: in
     >>> 0.0 <= low <= 0.75 <= high <= 1.0
     True
     """
-    _check_options(n, level)
+    check_bootstrap_options(n, level)
     p, y = check_probs(probs, labels)
     name = _FAST_FUNCTIONS.get(metric)
     if name is not None:

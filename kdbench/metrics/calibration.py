@@ -23,7 +23,7 @@ import numpy as np
 from .validation import check_probs
 
 
-def _check_bins(n_bins: Any) -> int:
+def check_bins(n_bins: Any) -> int:
     if isinstance(n_bins, bool) or not isinstance(n_bins, (int, np.integer)) or n_bins < 1:
         raise ValueError(f"n_bins must be a positive integer; found {n_bins!r}")
     return int(n_bins)
@@ -81,11 +81,11 @@ def _top_label(probs: Any, labels: Any) -> tuple[np.ndarray, np.ndarray]:
 
 
 def equal_width_edges(n_bins: int) -> np.ndarray:
-    return np.linspace(0.0, 1.0, _check_bins(n_bins) + 1)
+    return np.linspace(0.0, 1.0, check_bins(n_bins) + 1)
 
 
 def equal_mass_edges(values: np.ndarray, n_bins: int) -> np.ndarray:
-    edges = np.quantile(values, np.linspace(0.0, 1.0, _check_bins(n_bins) + 1))
+    edges = np.quantile(values, np.linspace(0.0, 1.0, check_bins(n_bins) + 1))
     edges[0], edges[-1] = 0.0, 1.0
     return edges
 
@@ -118,7 +118,7 @@ def ece(probs: Any, labels: Any, n_bins: int = 15, *, norm: Literal["l1", "l2"] 
     """
     _check_norm(norm)
     conf, correct = _top_label(probs, labels)
-    return _gap(*binned(conf, correct, _check_bins(n_bins)), len(conf), norm)
+    return _gap(*binned(conf, correct, check_bins(n_bins)), len(conf), norm)
 
 
 def adaptive_ece(probs: Any, labels: Any, n_bins: int = 15, *,
@@ -136,7 +136,7 @@ def adaptive_ece(probs: Any, labels: Any, n_bins: int = 15, *,
 def mce(probs: Any, labels: Any, n_bins: int = 15) -> float:
     """Maximum calibration error (Naeini et al. 2015): max_b |acc_b − conf_b|, non-empty bins."""
     conf, correct = _top_label(probs, labels)
-    count, s_conf, s_acc = binned(conf, correct, _check_bins(n_bins))
+    count, s_conf, s_acc = binned(conf, correct, check_bins(n_bins))
     return _max_gap(count, s_conf, s_acc)
 
 
@@ -149,7 +149,7 @@ def classwise_ece(probs: Any, labels: Any, n_bins: int = 15) -> float:
     """Class-wise ECE (Kull et al. 2019): for every class k, the equal-width-binned ECE of
     p_k against 1[y = k] over all N examples, averaged over the K classes."""
     p, y = check_probs(probs, labels)
-    return _classwise(p, y, _check_bins(n_bins))
+    return _classwise(p, y, check_bins(n_bins))
 
 
 def _classwise(p: np.ndarray, y: np.ndarray, n_bins: int) -> float:
@@ -175,7 +175,7 @@ def calibration_metrics(probs: Any, labels: Any, n_bins: int = 15) -> dict[str, 
     """The full calibration set in one pass over validated input: ``ece``, ``ece_l2``,
     ``adaptive_ece``, ``mce``, ``classwise_ece``, ``ece_debiased``, ``ece_floor``
     (`ece_noise_floor`) — each equal to its own function — plus ``nll`` and ``brier`` (`kdbench.metrics.scores`)."""
-    b = _check_bins(n_bins)
+    b = check_bins(n_bins)
     p, y = check_probs(probs, labels)
     return calibration_set(p, y, *top_label(p, y), b)
 
@@ -185,7 +185,7 @@ def calibration_set(p: np.ndarray, y: np.ndarray, conf: np.ndarray, correct: np.
     """`calibration_metrics` on arrays already validated by `check_probs`, with their
     `top_label` ``conf``/``correct`` and a checked bin count: no validation here (the fused
     evaluation path validates once at its own door)."""
-    from .scores import EPS
+    from .scores import EPS  # local: scores imports calibration's top_label
 
     n = len(y)
     width = binned(conf, correct, n_bins)
@@ -213,7 +213,7 @@ def ece_noise_floor(probs: Any, labels: Any, n_bins: int = 15) -> float:
     cannot be told apart from perfect calibration on this test set. ``labels`` are checked but do
     not enter the value."""
     conf, correct = _top_label(probs, labels)
-    return _noise_floor(conf, _check_bins(n_bins))
+    return _noise_floor(conf, check_bins(n_bins))
 
 
 def _noise_floor(conf: np.ndarray, n_bins: int) -> float:

@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from .bootstrap import FAST, _check_options, bootstrap_set
-from .calibration import _check_bins, calibration_set, top_label
+from .bootstrap import FAST, bootstrap_set, check_bootstrap_options
+from .calibration import calibration_set, check_bins, top_label
 from .selective import cumulative_errors, selective_set
 from .validation import check_probs
 
@@ -30,9 +30,9 @@ def labelled_set(probs: Any, labels: Any, *, n_bins: int = 15, n_boot: int = 100
 
     ``probs`` ``(N, K)``, ``labels`` ``(N,)``; raises `ValueError` like every metric.
     """
-    b = _check_bins(n_bins)
+    b = check_bins(n_bins)
     if n_boot:
-        _check_options(n_boot, level)
+        check_bootstrap_options(n_boot, level)
     p, y = check_probs(probs, labels)
     conf, correct = top_label(p, y)
     values = {"accuracy": float(np.mean(correct)), **calibration_set(p, y, conf, correct, b),

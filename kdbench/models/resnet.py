@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import MODELS
+from .registry import MODELS
 from .normalize import Normalize
 
 

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import MODELS
+from .registry import MODELS
 from .normalize import Normalize
 from .resnet import init_conv_bn
 

@@ -229,7 +229,7 @@ def mnist_c_level(name: str) -> int | None:
     """The severity of corruption ``name`` that reproduces the published MNIST-C image, from
     `kdbench.data.corruptions` (``mnist_c_level(name)`` or ``MNIST_C_LEVEL[name]``); None
     when it has none or the data module does not say."""
-    from ..data import corruptions
+    from ..data import corruptions  # local: the data registries load torch and every reader
 
     fn = getattr(corruptions, "mnist_c_level", None)
     if callable(fn):
@@ -639,7 +639,7 @@ def write_table(df: pd.DataFrame, out: Path, stem: str, *, caption: str, digits:
     '<c> n' follow each column ``c``) and ``stem.tex`` (booktabs; 'mean $\\pm$ half-width'
     where an interval exists; with ``bold`` the best mean per numeric column in bold — max for
     accuracy/AUROC/agreement, min otherwise —; LaTeX-escaped names)."""
-    from ..store import atomic_write_text
+    from ..store import atomic_write_text  # local: the store loads torch
 
     out.mkdir(parents=True, exist_ok=True)
     csv = df.copy()
