@@ -163,15 +163,14 @@ def cmd_add_pair(args: argparse.Namespace) -> int:
 
 
 def cmd_leaderboard(args: argparse.Namespace) -> int:
-    import pandas as pd
-
     from .report.leaderboard import leaderboard_markdown
+    from .results_files import read_leaderboard
 
     wd = Path(args.workdir).resolve()
     path = wd / "results" / "leaderboard.csv"
     if not path.exists():
         raise UserError(f"no leaderboard at {path}; run 'python -m kdbench run all' first")
-    board = pd.read_csv(path, keep_default_na=False, na_values=[""])
+    board = read_leaderboard(path)
     if args.suite:
         board = board[board.suite == args.suite]
     print(leaderboard_markdown(board, top=args.top))
