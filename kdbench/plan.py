@@ -10,7 +10,9 @@ variant's fine-tune on its ``transfer`` job); ``evaluate`` (depends on the model
 compress job; a compressed variant's without post-hoc calibrators). A job is a pure function of its
 config; its id is ``<kind>-<first 16 hex of SHA-256(config JSON + the kind's schema version)>``, so equal
 configs share one job across suites and names (e.g. one labels-only student serves every
-teacher). Names in the suite are labels, not part of the hash.
+teacher). Names in the suite are labels, not part of the hash. Off the CPU the device's tag
+(`kdbench.device.id_tag`: ``cuda``, ``cuda-nondeterministic``) is hashed with the config, so
+CPU and GPU results never share an id; on the CPU nothing is added and ids are unchanged.
 """
 
 from __future__ import annotations
@@ -21,7 +23,10 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+import torch
+
 from . import SCHEMA_VERSION
+from . import device as devices
 from .config import Suite, TeacherConfig
 from .evaluate import BOOTSTRAP
 
@@ -67,8 +72,15 @@ def to_plain(obj: Any) -> Any:
     return obj
 
 
-def job_id(kind: str, config: dict) -> str:
-    blob = json.dumps({"schema": SCHEMA_VERSION[kind], "kind": kind, "config": config}, sort_keys=True)
+def job_id(kind: str, config: dict, *, device: torch.device | None = None) -> str:
+    """``<kind>-<16 hex>`` (module docstring) for a job run on ``device`` (default: the device
+    jobs run on, `kdbench.device.selected`); its `kdbench.device.id_tag` is hashed with the
+    config unless it is None (the CPU)."""
+    device_tag = devices.id_tag(device)
+    key = {"schema": SCHEMA_VERSION[kind], "kind": kind, "config": config}
+    if device_tag is not None:
+        key["device"] = device_tag
+    blob = json.dumps(key, sort_keys=True)
     return f"{kind}-{hashlib.sha256(blob.encode()).hexdigest()[:16]}"
 
 

@@ -18,7 +18,8 @@ Changed from the reference: the input normalisation sits inside the model
 (`kdbench.models.normalize`), and an optional dropout before the last layer gives the
 MC-dropout teacher its stochastic layer (``dropout``, last-layer MC dropout; 0 = off, the
 reference). The interface is kdbench's (`kdbench.models`): ``features`` (the trunk up to the
-pooled 64 features), ``dropout_p``, ``head``.
+pooled 64 features), ``dropout_p``, ``head``. The global average pooling is
+`kdbench.models.pool.GlobalAvgPool` (a mean over H, W: deterministic on CUDA).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from torch import nn
 
 from .registry import MODELS
 from .normalize import Normalize
+from .pool import GlobalAvgPool
 
 
 def init_conv_bn(net: nn.Module) -> None:
@@ -92,7 +94,7 @@ class CifarResNet(nn.Module):
                 stride = 2 if stage > 0 and i == 0 else 1
                 layers.append(BasicBlock(cin, width, stride, shortcut))
                 cin = width
-        layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten()]
+        layers += [GlobalAvgPool()]
         self.trunk = nn.Sequential(*layers)
         self.dropout_p = float(dropout)
         self.dropout = nn.Dropout(self.dropout_p)

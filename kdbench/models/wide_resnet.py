@@ -11,7 +11,8 @@ where the shape changes. Convolutions have no bias; Kaiming-normal (fan-out) ini
 Changed from the reference: the normalisation sits inside the model; the dropout is one layer
 before the last linear layer (last-layer MC dropout, ``dropout``; 0 = off), not the paper's
 dropout between the two convolutions of every block. WRN-16-4 has 2,748,890 parameters and
-WRN-28-10 36,479,194 for 10 classes (the paper's 2.7 M and 36.5 M).
+WRN-28-10 36,479,194 for 10 classes (the paper's 2.7 M and 36.5 M). The global average pooling
+is `kdbench.models.pool.GlobalAvgPool` (a mean over H, W: deterministic on CUDA).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from torch import nn
 
 from .registry import MODELS
 from .normalize import Normalize
+from .pool import GlobalAvgPool
 from .resnet import init_conv_bn
 
 
@@ -64,7 +66,7 @@ class WideResNet(nn.Module):
             for i in range(n):
                 layers.append(PreActBlock(cin, width, 2 if g > 0 and i == 0 else 1))
                 cin = width
-        layers += [nn.BatchNorm2d(cin), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten()]
+        layers += [nn.BatchNorm2d(cin), nn.ReLU(), GlobalAvgPool()]
         self.trunk = nn.Sequential(*layers)
         self.dropout_p = float(dropout)
         self.dropout = nn.Dropout(self.dropout_p)
