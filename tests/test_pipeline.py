@@ -82,14 +82,6 @@ def test_corrupted_store_file_is_redone_with_same_numbers(smoke, capsys):
     assert (wd / "results/smoke/metrics.csv.gz").read_bytes() == before
 
 
-def test_figures_command_regenerates_from_results(smoke, capsys):
-    wd, _ = smoke
-    assert main(["figures", "--suite", "smoke", "--workdir", str(wd), "--format", "png"]) == 0
-    pngs = list((wd / "reports/smoke/figures").glob("*.png"))
-    assert f"wrote {len(pngs)} figure files" in capsys.readouterr().out
-    assert len(pngs) == 14  # forest, conformal, nine paper figures, the training curves + the compressed variants' two
-
-
 def test_list_command(capsys):
     assert main(["list"]) == 0
     out = capsys.readouterr().out

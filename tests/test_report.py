@@ -23,13 +23,16 @@ def digests(folder):
 
 
 def test_figures_written_and_byte_stable(results, capsys):
+    """The report's figures, then the ``figures`` command regenerating them from results/
+    alone: the same files, byte for byte (one render serves both checks)."""
     figs = results / "reports/smoke/figures"
     first = digests(figs)
     for stem in FIGURES:
         assert f"{stem}.png" in first and f"{stem}.pdf" in first, stem
+    assert len([n for n in first if n.endswith(".png")]) == len(FIGURES)
     assert main(["figures", "--suite", "smoke", "--workdir", str(results)]) == 0
     assert digests(figs) == first
-    assert "wrote" in capsys.readouterr().out
+    assert f"wrote {2 * len(FIGURES)} figure files" in capsys.readouterr().out
 
 
 class _Collect(HTMLParser):
