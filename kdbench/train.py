@@ -7,11 +7,25 @@ The loss is a callable ``loss(outputs, labels, index, progress) -> scalar`` wher
 holds the training-set positions of the batch, so a distillation method can look up its
 cached teacher outputs for exactly those examples, and ``progress`` in [0, 1) is the share of
 training steps done (for schedules such as EnD²'s temperature). The model trains on
-`kdbench.device.current()` (bf16 autocast and channels-last on CUDA; there the whole training
-set is moved to the device once); batches move there, ``index`` stays on the CPU. Labels are
-class indices, or -1 for unlabelled examples (the auxiliary part of a transfer set,
-`kdbench.data.transfer`). Same seed, same data, same loss → the same weights on
-CPU.
+`kdbench.device.current()`; on CUDA the whole training set and its labels are moved to the
+device once, in the channels-last memory format the model runs in. ``outputs``, ``labels`` and
+``index`` are on the model's device (a method's cached teacher outputs are too, so its lookups
+stay there). Labels are class indices, or -1 for unlabelled examples (the auxiliary part of a
+transfer set, `kdbench.data.transfer`). Same seed, same data, same loss → the same weights on
+CPU (byte for byte what this loop gave before it was made free of host waits).
+
+Precision: on CUDA the network runs under bf16 autocast except its last layer(s)
+(`float32_last_layers`: ``head``, or each of ``heads``), and the loss runs outside autocast on
+float32 outputs, so losses that need float32 or float64 (the Dirichlet NLL of EnD², the KL on
+heated logits) get them; the recorded loss is float32. On CPU there is no autocast.
+
+Host synchronisation: a step never waits for the device. The batch order is drawn on the CPU
+(so every device sees the same order) and moved once per epoch; augmentation offsets move with
+one non-blocking copy per batch (`kdbench.data.images.crop_flip`); the epoch's loss sum stays on
+the device in float64 (the same IEEE operations as the Python float sum it replaces). The host
+reads the device every `CHECK_EVERY` steps and at the end of each epoch only: to check that the
+loss sum is finite (`TrainingDiverged`: a non-finite batch loss makes it non-finite) and, at the
+epoch's end, to record ``train_loss``.
 
 After every epoch an optional ``monitor(model) -> dict`` records what the caller wants to
 follow (kdbench records training accuracy, validation NLL and, for Dirichlet or multi-head
@@ -23,8 +37,10 @@ docstring and in docs/training.md).
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -37,6 +53,7 @@ from .data.images import crop_flip
 from .data.mnist5k import LabelledImages
 
 AUGMENT_SEED = 7919  # the crop/flip generator is seeded with seed + this, apart from the batch order
+CHECK_EVERY = 100  # steps between the host's finite-loss checks (and at the end of every epoch)
 
 Loss = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, float], torch.Tensor]
 Monitor = Callable[[nn.Module], dict[str, float]]
@@ -115,12 +132,60 @@ def make_schedule(opt: torch.optim.Optimizer, config: TrainConfig, steps: int,
     return torch.optim.lr_scheduler.LambdaLR(opt, factor)
 
 
+def _float32_forward(forward: Callable) -> Callable:
+    """``forward`` run in float32 with autocast off when autocast is on, else as it is."""
+    @functools.wraps(forward)
+    def run(x: torch.Tensor, *args, **kwargs):
+        kind = x.device.type
+        if not torch.is_autocast_enabled(kind):
+            return forward(x, *args, **kwargs)
+        with torch.autocast(kind, enabled=False):
+            return forward(x.float(), *args, **kwargs)
+
+    return run
+
+
+def last_layers(model: nn.Module) -> list[nn.Module]:
+    """The model's last layer(s): its ``head`` (every `kdbench.models` network) or each of its
+    ``heads`` (a multi-head student); empty for a model that has neither."""
+    heads = getattr(model, "heads", None)
+    if isinstance(heads, nn.ModuleList):
+        return list(heads)
+    head = getattr(model, "head", None)
+    return [head] if isinstance(head, nn.Module) else []
+
+
+@contextlib.contextmanager
+def float32_last_layers(model: nn.Module) -> Iterator[nn.Module]:
+    """Within the block, the model's `last_layers` run in float32 outside autocast whenever
+    autocast is on (their input is cast to float32; the rest of the network stays bf16), so
+    the logits carry float32 precision into the loss. Without autocast nothing changes (the
+    same ops, the same bytes). The patch is an instance attribute, removed on exit; weights and
+    state dicts are untouched."""
+    patched = [m for m in last_layers(model) if "forward" not in vars(m)]
+    for m in patched:
+        m.forward = _float32_forward(m.forward)
+    try:
+        yield model
+    finally:
+        for m in patched:
+            del m.forward
+
+
+def _check_finite(total: torch.Tensor, desc: str, step: int) -> None:
+    """`TrainingDiverged` unless the loss sum is finite (one host read of the device)."""
+    if not bool(torch.isfinite(total)):
+        raise TrainingDiverged(f"{desc}: a batch loss became non-finite ({total.item()}) by step "
+                               f"{step} — lower the lr")
+
+
 def fit(model: nn.Module, data: LabelledImages, loss: Loss, *, config: TrainConfig, seed: int,
         desc: str = "train", progress: bool = True, monitor: Monitor | None = None) -> Curve:
     """Train ``model`` in place; returns one record per epoch:
     ``{"epoch": e (1-based), "train_loss": mean batch loss, **monitor(model)}``.
 
-    Raises `TrainingDiverged` when a batch loss is not finite.
+    Raises `TrainingDiverged` when a batch loss is not finite (noticed within `CHECK_EVERY`
+    steps, module docstring).
     """
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
@@ -132,41 +197,47 @@ def fit(model: nn.Module, data: LabelledImages, loss: Loss, *, config: TrainConf
     per_epoch = math.ceil(n / config.batch_size)
     steps = config.epochs * per_epoch
     sched = make_schedule(opt, config, steps, per_epoch)
-    # on CUDA the whole training set moves to the device once (50,000 CIFAR images = 0.6 GB),
-    # so no loader workers or pinned host memory are needed; on the CPU it stays where it is
-    xs = data.x.to(dev) if dev.type == "cuda" else data.x
+    # off the CPU the whole training set and its labels move to the device once (50,000 CIFAR
+    # images = 0.6 GB), in the model's memory format, so no loader workers, pinned host memory
+    # or per-step copies are needed; on the CPU they stay where they are
+    on_cpu = dev.type == "cpu"
+    xs = data.x if on_cpu else data.x.to(dev, memory_format=torch.channels_last)
+    ys = data.y if on_cpu else data.y.to(dev)
     curve: Curve = []
     model.train().to(memory_format=torch.channels_last)  # x1.2 faster on CPU, same maths
     step = 0
     bar = tqdm(range(config.epochs), desc=desc, leave=False, disable=not progress, unit="ep")
-    for epoch in bar:
-        perm = torch.randperm(n, generator=gen)
-        total = 0.0
-        for start in range(0, n, config.batch_size):
-            idx = perm[start: start + config.batch_size]
-            batch = xs[idx.to(xs.device)].to(dev)
-            if config.augment == "crop-flip":
-                batch = crop_flip(batch, aug_gen)
-            batch = batch.contiguous(memory_format=torch.channels_last)
-            with devices.autocast(dev):
-                value = loss(model(batch), data.y[idx].to(dev), idx, step / steps)
-            step += 1
-            if not torch.isfinite(value):
-                raise TrainingDiverged(f"{desc}: loss became {value.item()} — lower the lr")
-            opt.zero_grad(set_to_none=True)
-            value.backward()
-            if config.clip_grad_norm > 0:
-                nn.utils.clip_grad_norm_(model.parameters(), config.clip_grad_norm)
-            opt.step()
-            sched.step()
-            total += value.item() * len(idx)
-        record = {"epoch": epoch + 1, "train_loss": total / n}
-        if monitor is not None:
-            model.eval()
-            record.update(monitor(model))
-            model.train()
-        curve.append(record)
-        bar.set_postfix(loss=f"{record['train_loss']:.4f}")
+    with float32_last_layers(model):
+        for epoch in bar:
+            perm = devices.upload(torch.randperm(n, generator=gen), dev)  # same order anywhere
+            total = torch.zeros((), dtype=torch.float64, device=dev)
+            for start in range(0, n, config.batch_size):
+                idx = perm[start: start + config.batch_size]
+                batch, labels = xs[idx], ys[idx]
+                if config.augment == "crop-flip":
+                    batch = crop_flip(batch, aug_gen, channels_last=True)
+                batch = batch.contiguous(memory_format=torch.channels_last)
+                with devices.autocast(dev):
+                    outputs = model(batch)
+                value = loss(outputs.float(), labels, idx, step / steps).float()
+                step += 1
+                opt.zero_grad(set_to_none=True)
+                value.backward()
+                if config.clip_grad_norm > 0:
+                    nn.utils.clip_grad_norm_(model.parameters(), config.clip_grad_norm)
+                opt.step()
+                sched.step()
+                total += value.detach().double() * len(idx)  # = the float sum of value.item() * len
+                if step % CHECK_EVERY == 0:
+                    _check_finite(total, desc, step)
+            _check_finite(total, desc, step)
+            record = {"epoch": epoch + 1, "train_loss": total.item() / n}
+            if monitor is not None:
+                model.eval()
+                record.update(monitor(model))
+                model.train()
+            curve.append(record)
+            bar.set_postfix(loss=f"{record['train_loss']:.4f}")
     model.eval()
     return curve
 

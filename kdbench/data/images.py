@@ -6,6 +6,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .. import device as devices
+
 
 def to_float(images: np.ndarray) -> torch.Tensor:
     """uint8 ``(N, H, W)`` -> float32 ``(N, 1, H, W)`` in [0, 1]."""
@@ -45,21 +47,27 @@ def frame_like_mnist(glyphs: torch.Tensor, box: int = 20, size: int = 28) -> tor
     return out
 
 
-def crop_flip(x: torch.Tensor, gen: torch.Generator, *, pad: int = 4) -> torch.Tensor:
+def crop_flip(x: torch.Tensor, gen: torch.Generator, *, pad: int = 4,
+              channels_last: bool = False) -> torch.Tensor:
     """The standard CIFAR training augmentation, batched (He et al. 2016, §4.2): each image of
     ``x`` ``(N, C, H, W)`` is zero-padded by ``pad`` px on every side, a random H×W window is
     cut from it (offsets uniform in {0, …, 2·pad} along each axis), and it is mirrored left–right
     with probability 1/2. Random draws come from the CPU generator ``gen`` (so the same seed gives
-    the same crops on any device); the work runs on ``x``'s device as one gather. Returns a new
-    tensor like ``x``."""
+    the same crops on any device) and reach ``x``'s device as one non-blocking copy
+    (`kdbench.device.upload`: no host wait); the work runs there as one gather. Returns a new
+    tensor like ``x``, contiguous, or in the channels-last memory format when ``channels_last``
+    (what the gather produces: no extra copy; the same values)."""
     n, c, h, w = x.shape
-    dy = torch.randint(0, 2 * pad + 1, (n,), generator=gen).to(x.device)
-    dx = torch.randint(0, 2 * pad + 1, (n,), generator=gen).to(x.device)
-    flip = (torch.rand(n, generator=gen) < 0.5).to(x.device)
+    dy = torch.randint(0, 2 * pad + 1, (n,), generator=gen)
+    dx = torch.randint(0, 2 * pad + 1, (n,), generator=gen)
+    flip = torch.rand(n, generator=gen) < 0.5
+    dy, dx, flip = devices.upload(torch.stack([dy, dx, flip.long()]), x.device)
+    flip = flip.bool()
     xp = F.pad(x, (pad, pad, pad, pad))
     rows = dy[:, None] + torch.arange(h, device=x.device)                         # (n, h)
     ar = torch.arange(w, device=x.device)
     cols = dx[:, None] + torch.where(flip[:, None], w - 1 - ar, ar)               # (n, w)
     idx = torch.arange(n, device=x.device)[:, None, None]
     out = xp.permute(0, 2, 3, 1)[idx, rows[:, :, None], cols[:, None, :]]       # (n, h, w, c)
-    return out.permute(0, 3, 1, 2).contiguous()
+    out = out.permute(0, 3, 1, 2)  # channels-last strides
+    return out if channels_last else out.contiguous()

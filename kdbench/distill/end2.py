@@ -103,10 +103,18 @@ def end2_loss(logits: torch.Tensor, teacher_probs: torch.Tensor, temperature: fl
     """The EnD² loss (module docstring), batch mean: student ``logits`` ``(B, K)``, teacher
     samples ``teacher_probs`` ``(S, B, K)``, temperature T, smoothing ε; ``heat_student``
     True is ``DirichletEnDDLoss`` (α = exp(z / T), × T²), False ``DirichletEnDDEnTempLoss``
-    (α = exp(z), no T² factor; only the teacher heated). Computed in float64
-    and without a cap on α: when the teacher's samples nearly agree, the Dirichlet that fits
-    them has a very large precision (≈ 1e5–1e7 when heated), and a cap with zero gradient
-    beyond it (kdbench's earlier exp(20) in float32) freezes every α at the cap."""
+    (α = exp(z), no T² factor; only the teacher heated). Computed in float64 (the
+    reference computes in its logits' float32) and without a cap on α: when the teacher's
+    samples nearly agree, the Dirichlet that fits them has a very large precision (≈ 1e5–1e7
+    when heated), and a cap with zero gradient beyond it (kdbench's earlier exp(20) in float32)
+    freezes every α at the cap. Returns float32 for float32 or bf16 logits (float64 for
+    float64 ones).
+
+    The logits must carry float32 precision: a bf16 logit in [16, 32) has a spacing of 0.125,
+    so α = exp(z) would move in steps of 13% (28% in [32, 64)). The training loop therefore runs
+    the student's last layer and this loss outside autocast (`kdbench.train.float32_last_layers`);
+    tests/test_gpu_numerics.py checks the loss and its gradient under CPU bf16 autocast against
+    float64 at α0 = 1e6."""
     k = logits.shape[-1]
     heated = torch.softmax(teacher_probs.double().clamp_min(1e-30).log() / temperature, -1)
     heated = (1 - smoothing) * heated + smoothing / k
@@ -115,7 +123,7 @@ def end2_loss(logits: torch.Tensor, teacher_probs: torch.Tensor, temperature: fl
     alphas = (logits.double() / scale).exp()
     cost = (torch.lgamma(alphas + DELTA).sum(-1) - torch.lgamma(alphas.sum(-1) + DELTA)
             - ((alphas - 1) * log_geo_mean).sum(-1))
-    return (cost.mean() * scale**2).to(logits.dtype)
+    return (cost.mean() * scale**2).to(torch.promote_types(logits.dtype, torch.float32))
 
 
 @dataclass(frozen=True)

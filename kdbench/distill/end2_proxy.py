@@ -58,7 +58,10 @@ def proxy_precision(teacher_probs: torch.Tensor) -> torch.Tensor:
 def rkl_proxy_loss(logits: torch.Tensor, mean_probs: torch.Tensor, precision: torch.Tensor,
                    target_offset: float) -> torch.Tensor:
     """The loss of the module docstring, batch mean: student ``logits`` ``(B, K)``, teacher
-    mean ``mean_probs`` ``(B, K)``, proxy precision β0 ``precision`` ``(B,)``."""
+    mean ``mean_probs`` ``(B, K)``, proxy precision β0 ``precision`` ``(B,)``. Computed in
+    float64 from logits that must carry float32 precision (the training loop runs the last
+    layer and the loss outside autocast, `kdbench.train.float32_last_layers`); returns float32
+    for float32 or bf16 logits (float64 for float64 ones)."""
     k = logits.shape[-1]
     alphas = logits.double().exp() + MODEL_OFFSET
     a0 = alphas.sum(-1, keepdim=True)
@@ -67,7 +70,7 @@ def rkl_proxy_loss(logits: torch.Tensor, mean_probs: torch.Tensor, precision: to
     entropy = (torch.lgamma(alphas + EPS).sum(-1) - torch.lgamma(a0.squeeze(-1) + EPS)
                - ((alphas - 1) * dig).sum(-1))
     cost = expected_ce - entropy / (precision.double() + target_offset * k)
-    return cost.mean().to(logits.dtype)
+    return cost.mean().to(torch.promote_types(logits.dtype, torch.float32))
 
 
 @dataclass(frozen=True)

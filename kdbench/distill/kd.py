@@ -31,6 +31,7 @@ import torch
 import torch.nn.functional as F
 
 from .base import METHODS, Method
+from .. import device as devices
 from ..train import Loss
 
 Target = Literal["members", "mean"]
@@ -42,8 +43,15 @@ def labelled_ce(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     0 when the batch has none. ``logits`` ``(B, K)``, ``labels`` ``(B,)``.
 
     (``F.cross_entropy(..., ignore_index=-1)`` would return NaN on an all-unlabelled batch.)
+    On the CPU the labelled rows are selected (``logits[keep]``), the op the committed results
+    were made with; elsewhere the same mean is taken with a mask — Σ_i keep_i·CE_i / max(1, Σ_i
+    keep_i) — so no host read of the device (``keep.any()``, a data-dependent shape) is needed
+    and the step never waits (`kdbench.train`).
     """
     keep = labels >= 0
+    if not devices.cpu_exact(logits.device):
+        nll = F.cross_entropy(logits, labels.clamp_min(0), reduction="none")
+        return (nll * keep).sum() / keep.sum().clamp_min(1)
     if not bool(keep.any()):
         return logits.sum() * 0.0  # keeps the graph (and the dtype/device)
     return F.cross_entropy(logits[keep], labels[keep])
