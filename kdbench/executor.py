@@ -172,9 +172,25 @@ def run_one(job: Job, store_root: str | Path, progress: bool = False, *deps: Out
 
 
 def default_workers() -> int:
-    """Workers that fill the cores this process may use with `JOB_THREADS` threads each."""
+    """Workers that fill the cores this process may use with `JOB_THREADS` threads each; on
+    CUDA (`kdbench.device.selected`) one per visible GPU instead: each worker holds a CUDA
+    context and its own copy of the training set on the device, so more than one per GPU only
+    when asked (``--workers``; share a GPU between processes with CUDA MPS, docs/cifar10.md)."""
+    if device.selected().type == "cuda":
+        return max(1, torch.cuda.device_count())
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return max(1, (cores or 1) // JOB_THREADS)
+
+
+def worker_memory_limit() -> str | int:
+    """A ``LocalCluster`` worker's memory limit: dask's ``"auto"`` (host RAM / workers) on the
+    CPU; on CUDA the host RAM / the GPUs, not / the workers, since a job's host memory (an
+    evaluation ≈ 5 GB on CIFAR-10) does not shrink when several workers share a GPU."""
+    if device.selected().type != "cuda":
+        return "auto"
+    from distributed.system import MEMORY_LIMIT  # local: an optional extra ([dask])
+
+    return int(MEMORY_LIMIT / max(1, torch.cuda.device_count()))
 
 
 class _Tally:
@@ -379,7 +395,7 @@ def _dask_client(scheduler: str | None, workers: int | None,
             raise UserError(f"cannot reach the dask scheduler at {scheduler}: {e}") from None
         return client, client.close
     cluster = LocalCluster(n_workers=workers or default_workers(), threads_per_worker=1,
-                           processes=True, dashboard_address=None,
+                           memory_limit=worker_memory_limit(), processes=True, dashboard_address=None,
                            silence_logs=logging.ERROR)  # not its shutdown chatter
     client = Client(cluster)
 

@@ -126,3 +126,17 @@ def test_models_have_no_nondeterministic_pooling(name):
     assert not any(isinstance(m, (torch.nn.AdaptiveAvgPool2d, torch.nn.AdaptiveMaxPool2d))
                    for m in net.modules())
     assert any(isinstance(m, GlobalAvgPool) for m in net.modules())
+
+
+def test_executors_default_to_one_worker_per_gpu(cpu, monkeypatch):
+    from kdbench import executor
+
+    cpu_workers = executor.default_workers()
+    assert cpu_workers >= 1 and executor.worker_memory_limit() == "auto"
+    monkeypatch.setattr(devices, "selected", lambda: torch.device("cuda"))
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    assert executor.default_workers() == 2
+    pytest.importorskip("distributed")
+    from distributed.system import MEMORY_LIMIT
+
+    assert executor.worker_memory_limit() == int(MEMORY_LIMIT / 2)  # per GPU, not per core
