@@ -243,13 +243,16 @@ def test_defaults_are_the_authors_cifar_settings():
 
 
 @pytest.mark.parametrize("name, options, error, message", [
-    ("dkd", {"beta": -1.0}, ValueError, r"^dkd beta must be a finite number >= 0; found -1.0$"),
-    ("dkd", {"warmup": 1.5}, ValueError, r"^dkd warmup is a share of the training steps in \[0, 1\]; found 1.5$"),
-    ("dkd", {"alpha": "one"}, TypeError, r"^dkd alpha must be a number; found 'one'$"),
-    ("dist", {"temperature": 0.0}, ValueError, r"^dist temperature must be > 0; found 0.0$"),
-    ("dist", {"gamma": float("nan")}, ValueError, r"^dist gamma must be a finite number >= 0; found nan$"),
-    ("kd-std", {"target": "avg"}, ValueError, r"^kd-std target must be one of members, mean; found 'avg'$"),
-    ("kd-std", {"kd_weight": True}, TypeError, r"^kd-std kd_weight must be a number; found True$"),
+    ("dkd", {"beta": -1.0}, ValueError, r"^The 'beta' parameter of dkd must be a float in the range \[0, inf\)\. Got -1\.0 instead\.$"),
+    ("dkd", {"warmup": 1.5}, ValueError, r"^The 'warmup' parameter of dkd must be a float in the range \[0, 1\]\. Got 1\.5 instead\.$"),
+    ("dkd", {"alpha": "one"}, TypeError, r"^The 'alpha' parameter of dkd must be a float in the range \[0, inf\)\. Got 'one' instead\.$"),
+    ("dist", {"temperature": 0.0}, ValueError, r"^The 'temperature' parameter of dist must be a float in the range \(0, inf\)\. Got 0\.0 instead\.$"),
+    ("dist", {"gamma": float("nan")}, ValueError, r"^The 'gamma' parameter of dist must be a float in the range \[0, inf\)\. Got nan instead\.$"),
+    ("kd-std", {"target": "avg"}, ValueError, r"^The 'target' parameter of kd-std must be a str among \{'members', 'mean'\}\. Got 'avg' instead\.$"),
+    ("kd-std", {"kd_weight": True}, TypeError, r"^The 'kd_weight' parameter of kd-std must be a float in the range \[0, inf\)\. Got True instead\.$"),
+    ("hydra", {"heads": 1}, ValueError, r"^The 'heads' parameter of hydra must be an int in the range \[2, inf\)\. Got 1 instead\.$"),
+    ("hydra", {"phase1": 1.0}, ValueError, r"^The 'phase1' parameter of hydra must be a float in the range \(0, 1\)\. Got 1\.0 instead\.$"),
+    ("sample-kd", {"alpha": 2.0}, ValueError, r"^The 'alpha' parameter of sample-kd must be a float in the range \[0, 1\]\. Got 2\.0 instead\.$"),
 ])
 def test_bad_options_raise_one_line_errors(name, options, error, message):
     with pytest.raises(error, match=message):
@@ -277,7 +280,7 @@ methods = ["dkd"]
 
 
 @pytest.mark.parametrize("option, message", [
-    ("beta = -2.0", r"\[methods.dkd\].*dkd beta must be a finite number >= 0; found -2.0"),
+    ("beta = -2.0", r"\[methods.dkd\].*The 'beta' parameter of dkd must be a float in the range \[0, inf\)\. Got -2.0 instead"),
     ("betta = 2.0", r"\[methods.dkd\] betta: unknown key .*did you mean 'beta'"),
     ("warmup = \"20\"", r"warmup: expected float, found '20'"),
 ])

@@ -12,6 +12,7 @@ from ..predictors import SingleNet
 from ..registry import Registry
 from ..data.mnist5k import LabelledImages
 from ..train import Curve, Loss, Monitor, TrainConfig, fit
+from .options import check_fields
 
 METHODS: Registry = Registry("method")
 
@@ -23,6 +24,9 @@ class Method:
 
     needs_teacher = True
     needs_samples = False
+
+    def __post_init__(self) -> None:
+        check_fields(self)  # the class's CHECKS (kdbench.distill.options)
 
     def make_loss(self, teacher_probs: torch.Tensor | None) -> Loss:
         """The loss ``(outputs, labels, index, progress) -> scalar`` given cached teacher

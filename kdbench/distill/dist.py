@@ -36,13 +36,14 @@ Changed for kdbench, and why:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 
 from .base import METHODS, Method
 from ..train import Loss
-from .kd import Target, labelled_ce, soft_target
-from .logits import check_options
+from .kd import TARGETS, Target, labelled_ce, soft_target
+from .options import OneOf, Real
 
 EPS = 1e-8
 
@@ -66,8 +67,17 @@ def dist_loss(logits: torch.Tensor, soft: torch.Tensor, *, beta: float, gamma: f
     return temperature**2 * (beta * inter + gamma * intra)
 
 
+@METHODS.register("dist")
 @dataclass(frozen=True)
 class DIST(Method):
+    """DIST: label weight ``ce_weight``, relation-loss weight ``kd_weight``, inter-class weight
+    ``beta``, intra-class weight ``gamma``, temperature ``temperature`` (the reference's τ),
+    ensemble target ``target`` ("members" or "mean", as ``kd``)."""
+
+    NAME: ClassVar[str] = "dist"
+    CHECKS: ClassVar[dict] = {"ce_weight": Real(0.0), "kd_weight": Real(0.0), "beta": Real(0.0),
+                              "gamma": Real(0.0), "temperature": Real(0.0, closed="neither"),
+                              "target": OneOf(TARGETS)}
     ce_weight: float = 1.0
     kd_weight: float = 2.0
     beta: float = 1.0
@@ -85,15 +95,3 @@ class DIST(Method):
             return self.ce_weight * labelled_ce(logits, labels) + self.kd_weight * kd
 
         return loss
-
-
-@METHODS.register("dist")
-def dist(*, ce_weight: float = 1.0, kd_weight: float = 2.0, beta: float = 1.0, gamma: float = 1.0,
-         temperature: float = 4.0, target: str = "members") -> Method:
-    """DIST: label weight ``ce_weight``, relation-loss weight ``kd_weight``, inter-class weight
-    ``beta``, intra-class weight ``gamma``, temperature ``temperature`` (the reference's τ),
-    ensemble target ``target`` ("members" or "mean", as ``kd``)."""
-    check_options("dist", temperature=temperature, target=target, ce_weight=ce_weight,
-                  kd_weight=kd_weight, beta=beta, gamma=gamma)
-    return DIST(ce_weight=float(ce_weight), kd_weight=float(kd_weight), beta=float(beta),
-                gamma=float(gamma), temperature=float(temperature), target=target)

@@ -43,13 +43,14 @@ Changed for kdbench, and why:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 
 from .base import METHODS, Method
 from ..train import Loss
-from .kd import Target, labelled_ce, soft_target
-from .logits import check_options
+from .kd import TARGETS, Target, labelled_ce, soft_target
+from .options import OneOf, Real
 
 LOG_FLOOR = 1e-12  # as kd.soft_kl: 0·log 0 = 0
 
@@ -81,8 +82,17 @@ def dkd_loss(logits: torch.Tensor, soft: torch.Tensor, target_class: torch.Tenso
     return temperature**2 * (alpha * tckd + beta * nckd).mean()
 
 
+@METHODS.register("dkd")
 @dataclass(frozen=True)
 class DKD(Method):
+    """Decoupled KD: label weight ``ce_weight``, TCKD weight ``alpha``, NCKD weight ``beta``,
+    temperature ``temperature``, DKD term ramped in over the first ``warmup`` share of the
+    training steps (0 = none), ensemble target ``target`` ("members" or "mean", as ``kd``)."""
+
+    NAME: ClassVar[str] = "dkd"
+    CHECKS: ClassVar[dict] = {"ce_weight": Real(0.0), "alpha": Real(0.0), "beta": Real(0.0),
+                              "temperature": Real(0.0, closed="neither"),
+                              "warmup": Real(0.0, 1.0), "target": OneOf(TARGETS)}
     ce_weight: float = 1.0
     alpha: float = 1.0
     beta: float = 8.0
@@ -103,17 +113,3 @@ class DKD(Method):
             return self.ce_weight * labelled_ce(logits, labels) + ramp * kd
 
         return loss
-
-
-@METHODS.register("dkd")
-def dkd(*, ce_weight: float = 1.0, alpha: float = 1.0, beta: float = 8.0,
-        temperature: float = 4.0, warmup: float = 20 / 240, target: str = "members") -> Method:
-    """Decoupled KD: label weight ``ce_weight``, TCKD weight ``alpha``, NCKD weight ``beta``,
-    temperature ``temperature``, DKD term ramped in over the first ``warmup`` share of the
-    training steps (0 = none), ensemble target ``target`` ("members" or "mean", as ``kd``)."""
-    check_options("dkd", temperature=temperature, target=target, ce_weight=ce_weight,
-                  alpha=alpha, beta=beta, warmup=warmup)
-    if warmup > 1:
-        raise ValueError(f"dkd warmup is a share of the training steps in [0, 1]; found {warmup}")
-    return DKD(ce_weight=float(ce_weight), alpha=float(alpha), beta=float(beta),
-               temperature=float(temperature), warmup=float(warmup), target=target)

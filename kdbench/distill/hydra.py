@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 from torch import nn
@@ -38,7 +39,8 @@ from ..prediction import Prediction
 from ..device import current
 from ..predictors import CHANNELS_LAST, batches, to_numpy
 from ..train import Curve, Loss, Monitor, TrainConfig, fit
-from .kd import check_kd_options, hinton_loss, soft_kl, soft_target, soften
+from .kd import hinton_loss, soft_kl, soft_target, soften
+from .options import Integral, Real
 
 
 class MultiHead(nn.Module):
@@ -78,8 +80,15 @@ class MultiHeadNet:
         return Prediction(probs=to_numpy(torch.cat(out, 1)))
 
 
+@METHODS.register("hydra")
 @dataclass(frozen=True)
 class Hydra(Method):
+    """Multi-head student, one head per teacher sample, trained in two phases: KD of one head
+    toward the mean for the ``phase1`` share of the epochs, then one head per sample."""
+
+    NAME: ClassVar[str] = "hydra"
+    CHECKS: ClassVar[dict] = {"heads": Integral(2), "alpha": Real(0.0, 1.0), "temperature": Real(0.0, closed="neither"),
+                              "phase1": Real(0.0, 1.0, closed="neither")}
     heads: int = 5
     alpha: float = 0.1
     temperature: float = 4.0
@@ -141,17 +150,3 @@ class Hydra(Method):
 
     def predictor(self, net: nn.Module) -> MultiHeadNet:
         return MultiHeadNet(net)
-
-
-@METHODS.register("hydra")
-def hydra(*, heads: int = 5, alpha: float = 0.1, temperature: float = 4.0,
-          phase1: float = 0.5) -> Method:
-    """Multi-head student, one head per teacher sample, trained in two phases: KD of one head
-    toward the mean for the ``phase1`` share of the epochs, then one head per sample."""
-    if heads < 2:
-        raise ValueError(f"hydra needs at least 2 heads; found {heads}")
-    check_kd_options("hydra", alpha, temperature)
-    if not 0 < phase1 < 1:
-        raise ValueError(f"hydra phase1 must lie in (0, 1) (share of the epochs); found {phase1}")
-    return Hydra(heads=int(heads), alpha=float(alpha), temperature=float(temperature),
-                 phase1=float(phase1))

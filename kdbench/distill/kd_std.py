@@ -37,13 +37,15 @@ Changed for kdbench, and why:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 
 from .base import METHODS, Method
 from ..train import Loss
-from .kd import Target, labelled_ce, soft_kl, soft_target
-from .logits import centred_logits, check_options
+from .kd import TARGETS, Target, labelled_ce, soft_kl, soft_target
+from .logits import centred_logits
+from .options import OneOf, Real
 
 EPS = 1e-7
 
@@ -68,8 +70,15 @@ def kd_std_loss(logits: torch.Tensor, soft: torch.Tensor, temperature: float) ->
     return soft_kl(standardise(z), soft, temperature)
 
 
+@METHODS.register("kd-std")
 @dataclass(frozen=True)
 class KDStd(Method):
+    """KD on z-scored logits: label weight ``ce_weight``, KD weight ``kd_weight``, base
+    temperature ``temperature``, ensemble target ``target`` ("members" or "mean", as ``kd``)."""
+
+    NAME: ClassVar[str] = "kd-std"
+    CHECKS: ClassVar[dict] = {"ce_weight": Real(0.0), "kd_weight": Real(0.0),
+                              "temperature": Real(0.0, closed="neither"), "target": OneOf(TARGETS)}
     ce_weight: float = 0.1
     kd_weight: float = 9.0
     temperature: float = 2.0
@@ -84,14 +93,3 @@ class KDStd(Method):
             return self.ce_weight * labelled_ce(logits, labels) + self.kd_weight * kd
 
         return loss
-
-
-@METHODS.register("kd-std")
-def kd_std(*, ce_weight: float = 0.1, kd_weight: float = 9.0, temperature: float = 2.0,
-           target: str = "members") -> Method:
-    """KD on z-scored logits: label weight ``ce_weight``, KD weight ``kd_weight``, base
-    temperature ``temperature``, ensemble target ``target`` ("members" or "mean", as ``kd``)."""
-    check_options("kd-std", temperature=temperature, target=target, ce_weight=ce_weight,
-                  kd_weight=kd_weight)
-    return KDStd(ce_weight=float(ce_weight), kd_weight=float(kd_weight),
-                 temperature=float(temperature), target=target)

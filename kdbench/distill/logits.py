@@ -18,31 +18,11 @@ on average, up to 0.11.)
 
 from __future__ import annotations
 
-import math
-from numbers import Real
-
 import torch
 
-from .kd import TARGETS
 
 def centred_logits(probs: torch.Tensor) -> torch.Tensor:
     """z = log p − mean_k log p over the last axis (the classes), any leading shape; ``probs``
     floored at the smallest normal number of its dtype first, so softmax(z) = p."""
     log_p = probs.clamp_min(torch.finfo(probs.dtype).tiny).log()
     return log_p - log_p.mean(-1, keepdim=True)
-
-
-def check_options(method: str, *, temperature: float, target: str,
-                  **weights: float) -> None:
-    """One-line errors for a logit-based method's options: ``temperature`` a number > 0,
-    ``target`` one of `kd.TARGETS`, every loss weight in ``weights`` a finite number ≥ 0.
-    TypeError for a non-number, ValueError for a bad value."""
-    for name, value in {"temperature": temperature, **weights}.items():
-        if isinstance(value, bool) or not isinstance(value, Real):
-            raise TypeError(f"{method} {name} must be a number; found {value!r}")
-        if not math.isfinite(value) or value < 0:
-            raise ValueError(f"{method} {name} must be a finite number >= 0; found {value}")
-    if not temperature > 0:
-        raise ValueError(f"{method} temperature must be > 0; found {temperature}")
-    if target not in TARGETS:
-        raise ValueError(f"{method} target must be one of {', '.join(TARGETS)}; found {target!r}")

@@ -8,16 +8,23 @@ global generator, which the training loop seeds, so runs are reproducible."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 
 from .base import METHODS, Method
 from ..train import Loss
-from .kd import check_kd_options, hinton_loss, soften
+from .kd import hinton_loss, soften
+from .options import Real
 
 
+@METHODS.register("sample-kd")
 @dataclass(frozen=True)
 class SampleKD(Method):
+    """KD toward one random teacher sample per example and step."""
+
+    NAME: ClassVar[str] = "sample-kd"
+    CHECKS: ClassVar[dict] = {"alpha": Real(0.0, 1.0), "temperature": Real(0.0, closed="neither")}
     alpha: float = 0.1
     temperature: float = 4.0
     needs_samples = True
@@ -32,10 +39,3 @@ class SampleKD(Method):
             return hinton_loss(logits, labels, soft[pick, index], self.alpha, self.temperature)
 
         return loss
-
-
-@METHODS.register("sample-kd")
-def sample_kd(*, alpha: float = 0.1, temperature: float = 4.0) -> Method:
-    """KD toward one random teacher sample per example and step."""
-    check_kd_options("sample-kd", alpha, temperature)
-    return SampleKD(alpha=float(alpha), temperature=float(temperature))
