@@ -12,7 +12,15 @@
 
 All run under ``torch.inference_mode`` in batches of ``BATCH`` images in the channels-last
 memory format (x2-3 faster for these small CNNs on CPU than NCHW, where pooling dominates) and
-return probabilities, never logits.
+return probabilities, never logits. Images may be float32 in [0, 1] or uint8 pixels (the
+evaluation splits' corrupted images, `kdbench.data.splits`): uint8 ones move to the device as
+they are and are converted there, one batch at a time (`kdbench.data.images.pixels_to_float`,
+the same float32 values).
+
+Precision: prediction is float32 on every device, without autocast; on CUDA TF32 is off for
+matmuls and cuDNN convolutions (`kdbench.device.configure`, applied whenever
+`kdbench.device.current` resolves to CUDA, which every predictor's constructor calls), and
+`kdbench.device.precision` is the record of it for a job's ``eval_info.json``.
 """
 
 from __future__ import annotations
@@ -21,6 +29,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .data.images import pixels_to_float
 from .device import current
 from .prediction import Prediction
 
@@ -29,11 +38,13 @@ CHANNELS_LAST = torch.channels_last
 
 
 def batches(x: torch.Tensor, device: torch.device | None = None):
-    """``x`` in batches of ``BATCH`` images on ``device`` (default: `kdbench.device.current`),
-    each in the channels-last memory format."""
+    """``x`` (float32, or uint8 pixels) in batches of ``BATCH`` float32 images on ``device``
+    (default: `kdbench.device.current`), each in the channels-last memory format; uint8 is
+    converted after the move (module docstring)."""
     device = device or current()
     for i in range(0, len(x), BATCH):
-        yield x[i: i + BATCH].to(device).contiguous(memory_format=CHANNELS_LAST)
+        b = pixels_to_float(x[i: i + BATCH].to(device))
+        yield b.contiguous(memory_format=CHANNELS_LAST)
 
 
 def to_numpy(t: torch.Tensor) -> np.ndarray:

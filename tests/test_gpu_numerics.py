@@ -307,3 +307,24 @@ def test_crop_flip_channels_last_is_the_same_images():
     b = crop_flip(x, torch.Generator().manual_seed(4), channels_last=True)
     assert a.is_contiguous() and b.is_contiguous(memory_format=torch.channels_last)
     assert torch.equal(a, b)
+
+
+# --- evaluation data as uint8 ----------------------------------------------------------------
+
+def test_corrupted_splits_stay_uint8_and_convert_to_the_same_floats():
+    from kdbench.config import load_suite
+    from kdbench.data.corruptions import corrupt
+    from kdbench.data.images import to_float, to_uint8
+    from kdbench.data.splits import eval_splits, load_dataset
+    from kdbench.predictors import SingleNet
+
+    data = load_suite("smoke").data
+    ds = load_dataset(data.dataset, data.split, data.split_seed)
+    split = next(s for s in eval_splits(data) if s.split == "corrupt")
+    assert split.images.dtype == torch.uint8 and split.images.shape[1] == 1
+    old = to_float(to_uint8(corrupt(ds.test.x[: data.corrupt_n], split.dataset, split.severity,
+                                    seed=data.split_seed)))  # how the split was cached before
+    assert split.x.dtype == torch.float32 and torch.equal(split.x, old)
+    torch.manual_seed(0)
+    net = SingleNet(MODELS.create("cnn", width=4))
+    assert (net.predict(split.images).probs == net.predict(split.x).probs).all()

@@ -122,9 +122,11 @@ def check_cifar10_c(problems: Problems, *, corruptions, n: int) -> None:
 @CORRUPTED_SETS.register("cifar10-c")
 @family("cifar")
 @checked_by(check_cifar10_c)
-def cifar10_c(*, corruption: str, severity: int, n: int) -> torch.Tensor:
+def cifar10_c(*, corruption: str, severity: int, n: int, uint8: bool = False) -> torch.Tensor:
     """The first ``n`` CIFAR-10 test images under ``corruption`` at ``severity`` (1–5), float32
-    ``(n, 3, 32, 32)``; their labels are the test split's first ``n`` (checked, module doc)."""
+    ``(n, 3, 32, 32)`` in [0, 1]; with ``uint8`` the pixels as stored, uint8 ``(n, 3, 32, 32)``
+    (a quarter of the memory; `kdbench.data.images.pixels_to_float` gives the float32 values
+    bit for bit). Their labels are the test split's first ``n`` (checked, module doc)."""
     CIFAR10_C_TYPES.get(corruption)
     if severity not in (1, 2, 3, 4, 5):
         raise UserError(f"CIFAR-10-C severity must be 1–5; found {severity!r}")
@@ -133,7 +135,10 @@ def cifar10_c(*, corruption: str, severity: int, n: int) -> torch.Tensor:
     block = len(y) // 5
     _block_holds(corruption, n, block)
     start = (severity - 1) * block
-    return hwc_to_float(np.array(x[start: start + n]))
+    rows = np.array(x[start: start + n])
+    if uint8:
+        return torch.from_numpy(rows).permute(0, 3, 1, 2).contiguous()
+    return hwc_to_float(rows)
 
 
 cifar10_c.types = CIFAR10_C_TYPES  # type: ignore[attr-defined]

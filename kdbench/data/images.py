@@ -14,6 +14,16 @@ def to_float(images: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(images)).float().div_(255.0).unsqueeze(1)
 
 
+def pixels_to_float(x: torch.Tensor) -> torch.Tensor:
+    """uint8 pixels -> float32 in [0, 1] (``x.float().div_(255)``, the very ops of `to_float`
+    and `kdbench.data.files.hwc_to_float`, so the values are bit for bit theirs); a float
+    tensor is returned as it is. Evaluation splits stay uint8 in memory and are converted one
+    batch at a time, on the device (`kdbench.predictors.batches`)."""
+    if x.dtype == torch.uint8:
+        return x.float().div_(255.0)
+    return x
+
+
 def to_uint8(x: torch.Tensor) -> np.ndarray:
     """float ``(N, 1, H, W)`` in [0, 1] -> uint8 ``(N, H, W)``, rounded (how MNIST-C stores)."""
     return x.clamp(0, 1).mul(255).round().to(torch.uint8).squeeze(1).numpy()
