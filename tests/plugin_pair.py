@@ -2,12 +2,14 @@
 from outside kdbench exactly as docs/adding-a-pair.md shows."""
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from kdbench.distill import METHODS, Method
+from kdbench.distill.options import Real
 from kdbench.models import MODELS
 
 
@@ -30,15 +32,16 @@ def tiny_mlp(*, hidden: int = 32, num_classes: int = 10) -> nn.Module:
     return TinyMLP(hidden, num_classes)
 
 
+@METHODS.register("soft-labels")
 @dataclass(frozen=True)
 class SoftLabels(Method):
-    """Cross-entropy toward the teacher's mean, no labels (KD with alpha = 0, T = 1)."""
+    """Cross-entropy toward the teacher's mean heated by ``temperature``, no labels."""
+
+    NAME: ClassVar[str] = "soft-labels"
+    CHECKS: ClassVar[dict] = {"temperature": Real(0.0, closed="neither")}
+    temperature: float = 1.0
 
     def make_loss(self, teacher_probs):
-        mean = teacher_probs.mean(0)
-        return lambda logits, labels, index, progress: -(mean[index] * F.log_softmax(logits, -1)).sum(-1).mean()
-
-
-@METHODS.register("soft-labels")
-def soft_labels() -> Method:
-    return SoftLabels()
+        mean = torch.softmax(teacher_probs.mean(0).log() / self.temperature, -1)
+        return lambda logits, labels, index, progress: \
+            -(mean[index] * F.log_softmax(logits, -1)).sum(-1).mean()

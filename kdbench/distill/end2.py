@@ -59,11 +59,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 from torch import nn
 
 from .base import METHODS, Method
+from .options import OneOf, Real
 from ..data.mnist5k import LabelledImages
 from ..prediction import Prediction
 from ..device import current
@@ -126,8 +128,20 @@ def end2_loss(logits: torch.Tensor, teacher_probs: torch.Tensor, temperature: fl
     return (cost.mean() * scale**2).to(torch.promote_types(logits.dtype, torch.float32))
 
 
+@METHODS.register("end2")
 @dataclass(frozen=True)
 class EnD2(Method):
+    """Ensemble distribution distillation into a Dirichlet student: initial temperature
+    ``temperature`` (>= 1: it is decayed to 1) held until ``decay_start`` of the epochs, then
+    decayed linearly to 1 over ``decay_length`` of them; teacher smoothing ``smoothing``;
+    ``loss`` ``"endd"`` (student and teacher heated) or ``"entemp"`` (teacher only), the
+    reference's two variants."""
+
+    NAME: ClassVar[str] = "end2"
+    CHECKS: ClassVar[dict] = {"temperature": Real(1.0), "decay_start": Real(0.0, 1.0),
+                              "decay_length": Real(0.0, 1.0),
+                              "smoothing": Real(0.0, 1.0, closed="left"),
+                              "loss": OneOf(("endd", "entemp"))}
     temperature: float = 2.5
     decay_start: float = 1 / 3
     decay_length: float = 1 / 3
@@ -165,23 +179,3 @@ class EnD2(Method):
 
     def predictor(self, net: nn.Module) -> DirichletNet:
         return DirichletNet(net)
-
-
-@METHODS.register("end2")
-def end2(*, temperature: float = 2.5, decay_start: float = 1 / 3, decay_length: float = 1 / 3,
-         smoothing: float = 1e-3, loss: str = "endd") -> Method:
-    """Ensemble distribution distillation into a Dirichlet student: initial temperature
-    ``temperature`` held until ``decay_start`` of the epochs, then decayed linearly to 1 over
-    ``decay_length`` of them; teacher smoothing ``smoothing``; ``loss`` ``"endd"`` (student and
-    teacher heated) or ``"entemp"`` (teacher only), the reference's two variants."""
-    if not temperature >= 1:
-        raise ValueError(f"end2 temperature must be >= 1 (it is decayed to 1); found {temperature}")
-    for name, v in (("decay_start", decay_start), ("decay_length", decay_length)):
-        if not 0 <= v <= 1:
-            raise ValueError(f"end2 {name} must lie in [0, 1] (share of the epochs); found {v}")
-    if not 0 <= smoothing < 1:
-        raise ValueError(f"end2 smoothing must lie in [0, 1); found {smoothing}")
-    if loss not in ("endd", "entemp"):
-        raise ValueError(f"end2 loss must be one of endd, entemp; found {loss!r}")
-    return EnD2(temperature=float(temperature), decay_start=float(decay_start),
-                decay_length=float(decay_length), smoothing=float(smoothing), loss=loss)

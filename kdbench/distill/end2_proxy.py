@@ -33,11 +33,13 @@ follows the paper's stated objective, the reverse KL.) No temperature and no lab
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 from torch import nn
 
 from .base import METHODS, Method
+from .options import Real
 from ..train import Loss
 from .end2 import DirichletNet
 
@@ -73,8 +75,14 @@ def rkl_proxy_loss(logits: torch.Tensor, mean_probs: torch.Tensor, precision: to
     return cost.mean().to(torch.promote_types(logits.dtype, torch.float32))
 
 
+@METHODS.register("end2-proxy")
 @dataclass(frozen=True)
 class End2Proxy(Method):
+    """Proxy-Dirichlet distribution distillation (reverse KL) into a Dirichlet student with
+    α = exp(z) + 1; ``target_offset`` is added to every proxy-target concentration."""
+
+    NAME: ClassVar[str] = "end2-proxy"
+    CHECKS: ClassVar[dict] = {"target_offset": Real(0.0)}
     target_offset: float = 1.0
     needs_samples = True
 
@@ -89,12 +97,3 @@ class End2Proxy(Method):
 
     def predictor(self, net: nn.Module) -> DirichletNet:
         return DirichletNet(net, offset=MODEL_OFFSET)
-
-
-@METHODS.register("end2-proxy")
-def end2_proxy(*, target_offset: float = 1.0) -> Method:
-    """Proxy-Dirichlet distribution distillation (reverse KL) into a Dirichlet student with
-    α = exp(z) + 1; ``target_offset`` is added to every proxy-target concentration."""
-    if not target_offset >= 0:
-        raise ValueError(f"end2-proxy target_offset must be >= 0; found {target_offset}")
-    return End2Proxy(target_offset=float(target_offset))

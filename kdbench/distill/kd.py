@@ -25,12 +25,13 @@ label term of every method, ignores them.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import ClassVar, Literal
 
 import torch
 import torch.nn.functional as F
 
 from .base import METHODS, Method
+from .options import OneOf, Real
 from .. import device as devices
 from ..train import Loss
 
@@ -83,8 +84,15 @@ def hinton_loss(logits: torch.Tensor, labels: torch.Tensor, soft: torch.Tensor, 
     return alpha * labelled_ce(logits, labels) + (1 - alpha) * soft_kl(logits, soft, temperature)
 
 
+@METHODS.register("kd")
 @dataclass(frozen=True)
 class HintonKD(Method):
+    """Hinton KD with weight ``alpha`` on the label loss, temperature ``temperature`` and the
+    ensemble target ``target`` ("members": heat, then average; "mean": average, then heat)."""
+
+    NAME: ClassVar[str] = "kd"
+    CHECKS: ClassVar[dict] = {"alpha": Real(0.0, 1.0), "temperature": Real(0.0, closed="neither"),
+                              "target": OneOf(TARGETS)}
     alpha: float = 0.1
     temperature: float = 4.0
     target: Target = "members"
@@ -97,21 +105,3 @@ class HintonKD(Method):
             return hinton_loss(logits, labels, soft[index], self.alpha, self.temperature)
 
         return loss
-
-
-def check_kd_options(method: str, alpha: float, temperature: float) -> None:
-    """ValueError unless α ∈ [0, 1] and T > 0 (shared by every Hinton-style method)."""
-    if not 0.0 <= alpha <= 1.0:
-        raise ValueError(f"{method} alpha must lie in [0, 1]; found {alpha}")
-    if not temperature > 0:
-        raise ValueError(f"{method} temperature must be > 0; found {temperature}")
-
-
-@METHODS.register("kd")
-def kd(*, alpha: float = 0.1, temperature: float = 4.0, target: str = "members") -> Method:
-    """Hinton KD with weight ``alpha`` on the label loss, temperature ``temperature`` and the
-    ensemble target ``target`` ("members": heat, then average; "mean": average, then heat)."""
-    check_kd_options("kd", alpha, temperature)
-    if target not in TARGETS:
-        raise ValueError(f"kd target must be one of {', '.join(TARGETS)}; found {target!r}")
-    return HintonKD(alpha=float(alpha), temperature=float(temperature), target=target)

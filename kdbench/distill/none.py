@@ -6,6 +6,7 @@ teacher, so one such student per seed serves every teacher in a suite."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 
@@ -14,15 +15,13 @@ from ..train import Loss
 from .kd import labelled_ce
 
 
+@METHODS.register("none")
 @dataclass(frozen=True)
 class LabelsOnly(Method):
+    """Labels only, no teacher."""
+
+    NAME: ClassVar[str] = "none"
     needs_teacher = False
 
     def make_loss(self, teacher_probs: torch.Tensor | None) -> Loss:
         return lambda logits, labels, index, progress: labelled_ce(logits, labels)
-
-
-@METHODS.register("none")
-def none() -> Method:
-    """Labels only, no teacher."""
-    return LabelsOnly()
