@@ -37,11 +37,11 @@ import numpy as np
 from scipy.optimize import minimize
 from scipy.special import log_softmax, softmax
 
+from .metrics.scores import EPS  # the one probability floor, 1e-12
 from .prediction import Prediction
 from .registry import Registry
 
 CALIBRATORS: Registry = Registry("calibrator")
-EPS = 1e-12
 LOG_T_BOUNDS = (float(np.log(0.05)), float(np.log(20.0)))
 
 

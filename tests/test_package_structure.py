@@ -117,6 +117,26 @@ def test_every_import_inside_a_function_says_why():
     assert unexplained_local_imports() == []
 
 
+def test_the_probability_floor_is_one_named_constant():
+    """No probability is floored with a literal 1e-12: the NLL, the entropies, the calibrators
+    and the KD targets clamp with `kdbench.metrics.scores.EPS` (the image code in
+    kdbench/data clamps distances, not probabilities, and is not looked at)."""
+    found = []
+    for mod, path in MODULES.items():
+        if mod.startswith("kdbench.data"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                    and node.func.attr in ("clamp_min", "clamp", "clip", "maximum")
+                    and any(isinstance(a, ast.Constant) and a.value == 1e-12
+                            for a in [*node.args, *(k.value for k in node.keywords)])):
+                found.append(f"{mod}:{node.lineno}")
+    assert found == []
+    from kdbench.metrics.scores import EPS
+
+    assert EPS == 1e-12
+
+
 def test_the_checks_see_what_they_look_for(tmp_path, monkeypatch):
     """Negative control: a planted circle, private import and bare local import are found."""
     pkg = tmp_path / "kdbench"

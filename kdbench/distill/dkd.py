@@ -47,12 +47,11 @@ from typing import ClassVar
 
 import torch
 
+from ..metrics.scores import EPS  # the one probability floor, as kd.soft_kl: 0·log 0 = 0
 from .base import METHODS, Method
 from ..train import Loss
 from .kd import TARGETS, Target, labelled_ce, soft_target
 from .options import OneOf, Real
-
-LOG_FLOOR = 1e-12  # as kd.soft_kl: 0·log 0 = 0
 
 
 def dkd_terms(logits: torch.Tensor, soft: torch.Tensor, target_class: torch.Tensor,
@@ -68,10 +67,10 @@ def dkd_terms(logits: torch.Tensor, soft: torch.Tensor, target_class: torch.Tens
     log_c = torch.stack([z.gather(1, t).squeeze(1) - lse_all, lse_rest - lse_all], -1)
     rest = soft.masked_fill(is_t, 0.0)
     b = torch.stack([soft.gather(1, t).squeeze(1), rest.sum(-1)], -1)
-    tckd = (b * (b.clamp_min(LOG_FLOOR).log() - log_c)).sum(-1)
-    q_hat = rest / rest.sum(-1, keepdim=True).clamp_min(LOG_FLOOR)
+    tckd = (b * (b.clamp_min(EPS).log() - log_c)).sum(-1)
+    q_hat = rest / rest.sum(-1, keepdim=True).clamp_min(EPS)
     log_s_hat = z - lse_rest.unsqueeze(1)
-    nckd = (q_hat * (q_hat.clamp_min(LOG_FLOOR).log() - log_s_hat)).masked_fill(is_t, 0.0).sum(-1)
+    nckd = (q_hat * (q_hat.clamp_min(EPS).log() - log_s_hat)).masked_fill(is_t, 0.0).sum(-1)
     return tckd, nckd
 
 

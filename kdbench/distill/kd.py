@@ -30,6 +30,7 @@ from typing import ClassVar, Literal
 import torch
 import torch.nn.functional as F
 
+from ..metrics.scores import EPS  # the one probability floor, 1e-12 (docs/metrics.md)
 from .base import METHODS, Method
 from .options import OneOf, Real
 from .. import device as devices
@@ -60,7 +61,7 @@ def labelled_ce(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
 
 def soften(probs: torch.Tensor, temperature: float) -> torch.Tensor:
     """softmax(log p / T) over the last axis: probabilities at temperature T."""
-    return torch.softmax(probs.clamp_min(1e-12).log() / temperature, -1)
+    return torch.softmax(probs.clamp_min(EPS).log() / temperature, -1)
 
 
 def soft_target(teacher_probs: torch.Tensor, temperature: float, target: Target) -> torch.Tensor:
@@ -73,7 +74,7 @@ def soft_target(teacher_probs: torch.Tensor, temperature: float, target: Target)
 def soft_kl(logits: torch.Tensor, soft: torch.Tensor, temperature: float) -> torch.Tensor:
     """T²·KL(soft ‖ softmax(z / T)), batch mean; ``soft`` ``(B, K)`` already softened."""
     log_q = F.log_softmax(logits / temperature, -1)
-    kl = (soft * (soft.clamp_min(1e-12).log() - log_q)).sum(-1).mean()
+    kl = (soft * (soft.clamp_min(EPS).log() - log_q)).sum(-1).mean()
     return temperature**2 * kl
 
 
