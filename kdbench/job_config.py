@@ -1,11 +1,11 @@
 """Typed job configs: one frozen dataclass per job kind, read from and written to the JSON a
 job's id is the hash of (`kdbench.plan.job_id`).
 
-``to_json`` gives exactly the dict `kdbench.plan.plan` builds — the same keys, the optional
-ones left out at their defaults, so every job id stays what it was — and ``from_json`` reads
-it back (``from_json(d).to_json() == d`` for every job of the built-in suites:
-tests/test_job_config.py). The job code (`kdbench.jobs`) works on these types: it dispatches on
-the type of a model's training config, never on which keys a dict has.
+`kdbench.plan.plan` builds every job from one of these; its ``to_json`` is the job's config
+JSON (the optional keys left out at their defaults, so the ids of jobs planned before these
+types existed are unchanged: tests/test_job_config.py pins the built-in suites' hashes), and
+``from_json`` reads it back for the job code (`kdbench.jobs`), which dispatches on the type of a
+model's training config, never on which keys a dict has.
 
 Nested records: ``data`` (the data set and split of a training job: ``dataset``, ``split``,
 ``split_seed``; an evaluate job's is the whole `kdbench.config.DataConfig`), a teacher's and a

@@ -29,6 +29,8 @@ from . import SCHEMA_VERSION
 from . import device as devices
 from .config import Suite, TeacherConfig
 from .evaluate import BOOTSTRAP
+from .job_config import (CompressJob, EvaluateJob, MethodSpec, ModelJob, StudentJob, StudentSpec,
+                         TeacherJob, TeacherSpec, TransferJob)
 
 
 @dataclass(frozen=True)
@@ -84,17 +86,18 @@ def job_id(kind: str, config: dict, *, device: torch.device | None = None) -> st
     return f"{kind}-{hashlib.sha256(blob.encode()).hexdigest()[:16]}"
 
 
-def _job(kind: str, config: dict, deps: tuple[str, ...], label: str,
+def _job(kind: str, config: Any, deps: tuple[str, ...], label: str,
          files: tuple[str, ...] = ()) -> Job:
-    return Job(job_id(kind, config), kind, config, deps, label, files)
+    """A job of ``kind`` from its typed config (`kdbench.job_config`), keyed by its JSON."""
+    blob = config.to_json()
+    return Job(job_id(kind, blob), kind, blob, deps, label, files)
 
 
-def _teacher_config(t: TeacherConfig) -> dict:
-    cfg = {"kind": t.kind, "model": t.model, "members": t.members, "samples": t.samples,
-           "train": t.train}
-    if t.checkpoint:  # loaded, not trained: identified by the files' SHA-256
-        cfg["checkpoint_sha256"] = list(t.sha256)
-    return to_plain(cfg)
+def _teacher_spec(t: TeacherConfig) -> TeacherSpec:
+    """A suite's teacher as its jobs see it; a checkpoint teacher (loaded, not trained) is
+    identified by its files' SHA-256."""
+    return TeacherSpec(t.kind, to_plain(t.model), t.members, t.samples, to_plain(t.train),
+                       tuple(t.sha256) if t.checkpoint else ())
 
 
 def _member0_donors(suite: Suite) -> dict[str, str]:
@@ -124,11 +127,11 @@ def plan(suite: Suite) -> tuple[list[Job], list[ModelEntry]]:
         jobs.setdefault(job.id, job)
         return job.id
 
-    def evaluate(train: Job, name: str, seed: int, posthoc: tuple[str, ...] = suite.posthoc) -> str:
-        cfg = {"model_job": train.id, "model": train.config, "data": data,
-               "posthoc": list(posthoc)}
-        if suite.bootstrap != BOOTSTRAP:  # left out at the default: older job ids stay the same
-            cfg["bootstrap"] = suite.bootstrap
+    def evaluate(train: Job, model: ModelJob, name: str, seed: int,
+                 posthoc: tuple[str, ...] = suite.posthoc) -> str:
+        # bootstrap left out at the default: older job ids stay the same
+        cfg = EvaluateJob(train.id, model, data, tuple(posthoc),
+                          suite.bootstrap if suite.bootstrap != BOOTSTRAP else None)
         return add(_job("evaluate", cfg, (train.id,), f"evaluate {name} (seed {seed})"))
 
     transfer = to_plain(suite.transfer)
@@ -140,13 +143,14 @@ def plan(suite: Suite) -> tuple[list[Job], list[ModelEntry]]:
         transfer_jobs: dict[tuple[str, str], Job] = {}
         teacher_jobs: dict[str, Job] = {}
         for t in sorted(suite.teachers.values(), key=lambda t: t.name in donors):
-            cfg = {"seed": seed, "data": train_data, "teacher": _teacher_config(t)}
-            if suite.transfer.teachers:  # teachers learn on the transfer set's labelled rows
-                cfg["train_on"] = transfer
             deps: tuple[str, ...] = ()
+            donor_id = None
             if t.name in donors:  # ensemble member 0 is this very network: copied, not retrained
-                donor = teacher_jobs[donors[t.name]]
-                cfg["member0_from"], deps = donor.id, (donor.id,)
+                donor_id = teacher_jobs[donors[t.name]].id
+                deps = (donor_id,)
+            # with [transfer] teachers = true, teachers learn on the transfer set's labelled rows
+            cfg = TeacherJob(seed, train_data, _teacher_spec(t),
+                             transfer if suite.transfer.teachers else None, donor_id)
             job = _job("train_teacher", cfg, deps, f"train teacher {t.name} (seed {seed})",
                        t.checkpoint)
             teacher_jobs[t.name] = job
@@ -155,45 +159,41 @@ def plan(suite: Suite) -> tuple[list[Job], list[ModelEntry]]:
             for calibration in ("", "temperature"):
                 if (t.name, calibration) not in distilled:
                     continue
-                tcfg = {**cfg, "teacher_job": job.id, "transfer": transfer}
-                if calibration:
-                    tcfg["calibration"] = calibration
-                tr = _job("transfer", tcfg, (job.id,),
+                tr = _job("transfer", TransferJob(cfg, job.id, transfer, calibration), (job.id,),
                           f"teacher {t.name}{'+' + calibration if calibration else ''} on the "
                           f"transfer set (seed {seed})")
                 transfer_jobs[t.name, calibration] = tr
                 if not calibration:
                     tjob = tr.id
             models.append(ModelEntry(seed, t.name, "teacher", t.name, "-", "-", job.id,
-                                     evaluate(job, t.name, seed), tjob))
+                                     evaluate(job, cfg, t.name, seed), tjob))
         for tr in transfer_jobs.values():
             add(tr)
         for pair in suite.pairs:
             s, m = suite.students[pair.student], suite.methods[pair.method]
-            cfg = {"seed": seed, "data": train_data, "transfer": transfer,
-                   "student": to_plain({"model": s.model, "train": m.train_config(s.train)}),
-                   "method": to_plain({"kind": m.kind, "options": dict(m.options)}),
-                   "teacher": _teacher_config(suite.teachers[pair.teacher]) if pair.teacher else None}
-            if m.teacher_calibration:
-                cfg["teacher_calibration"] = m.teacher_calibration
+            scfg = StudentJob(seed, train_data, transfer,
+                              StudentSpec(to_plain(s.model), to_plain(m.train_config(s.train))),
+                              MethodSpec(m.kind, to_plain(dict(m.options))),
+                              _teacher_spec(suite.teachers[pair.teacher]) if pair.teacher else None,
+                              m.teacher_calibration)
             deps = (transfer_jobs[pair.teacher, m.teacher_calibration].id,) if pair.teacher else ()
             name = f"{s.name}-{m.name}" + (f"-{pair.teacher}" if pair.teacher else "")
-            job = _job("train_student", cfg, deps, f"train student {name} (seed {seed})")
+            job = _job("train_student", scfg, deps, f"train student {name} (seed {seed})")
             add(job)
             models.append(ModelEntry(seed, name, "student", pair.teacher or "-", m.name, s.name,
-                                     job.id, evaluate(job, name, seed), deps[0] if deps else "-"))
+                                     job.id, evaluate(job, scfg, name, seed), deps[0] if deps else "-"))
             variants = suite.compress.variants() if suite.compress.applies_to(m.name) else []
             for variant in variants:  # kdbench.compress; no post-hoc rows
-                ccfg = {"variant": variant, "model_job": job.id, "model": job.config}
-                cdeps = (job.id,)
+                finetune, transfer_job, cdeps = None, None, (job.id,)
                 if variant.startswith("prune"):
-                    ccfg["finetune"] = {"epochs": suite.compress.finetune_epochs,
-                                        "lr_scale": suite.compress.finetune_lr_scale}
+                    finetune = {"epochs": suite.compress.finetune_epochs,
+                                "lr_scale": suite.compress.finetune_lr_scale}
                     if deps and suite.compress.finetune_epochs:
-                        ccfg["transfer_job"], cdeps = deps[0], (job.id, deps[0])
+                        transfer_job, cdeps = deps[0], (job.id, deps[0])
+                ccfg = CompressJob(variant, job.id, scfg, finetune, transfer_job)
                 cjob = _job("compress", ccfg, cdeps, f"compress {name} to {variant} (seed {seed})")
                 add(cjob)
-                ejob = evaluate(cjob, f"{name}+{variant}", seed, posthoc=())
+                ejob = evaluate(cjob, ccfg, f"{name}+{variant}", seed, posthoc=())
                 models.append(ModelEntry(seed, f"{name}+{variant}", "student", pair.teacher or "-",
                                          m.name, s.name, cjob.id, ejob, deps[0] if deps else "-",
                                          base_model=name, variant=variant))
