@@ -298,7 +298,7 @@ def test_masked_labelled_ce_is_the_selected_one(monkeypatch):
     assert torch.allclose(masked, expected, rtol=1e-6)
     none = labelled_ce(logits, torch.full((32,), -1))
     none.backward()
-    assert float(none) == 0.0 and torch.count_nonzero(logits.grad) == 0
+    assert none.item() == 0.0 and torch.count_nonzero(logits.grad) == 0
 
 
 def test_crop_flip_channels_last_is_the_same_images():
