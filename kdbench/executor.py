@@ -96,9 +96,10 @@ def worker_name() -> str:
 
 def worker_env() -> dict[str, str]:
     """The client's settings a worker must share: the data root and what chose it
-    (`kdbench.data.files.use_root`) and the device (`kdbench.device.use`); unset ones are
-    left out."""
-    return {k: os.environ[k] for k in (ENV, ENV_SOURCE, device.ENV) if os.environ.get(k)}
+    (`kdbench.data.files.use_root`), the device (`kdbench.device.use`) and whether CUDA runs
+    deterministically (``KDBENCH_CUDA_DETERMINISTIC``); unset ones are left out."""
+    return {k: os.environ[k] for k in (ENV, ENV_SOURCE, device.ENV, device.DETERMINISTIC_ENV)
+            if os.environ.get(k)}
 
 
 @dataclass

@@ -331,7 +331,7 @@ def evaluate_predictor(predictor, ds, data, posthoc: list[str], out: JobDir, *,
     out.save_arrays("examples.npz", **family_examples(examples))
     out.write_json("eval_info.json", {
         "seconds": seconds, "images": images, "predict_seconds": predict_seconds,
-        "ms_per_image": 1000 * predict_seconds / images, "device": str(devices.current()),
+        "ms_per_image": 1000 * predict_seconds / images, **devices.precision(),
         "temperature": getattr(calibrators.get("temperature"), "temperature", None),
         **compress.footprint(compress.networks(predictor)),
         "cpu_ms_per_image": compress.cpu_ms_per_image(
