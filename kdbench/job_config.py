@@ -23,6 +23,13 @@ from .config import ModelSpec
 from .train import TrainConfig
 
 
+def _with_set(d: dict, **optional: Any) -> dict:
+    """``d`` with the ``optional`` entries that are set (not None, "" or empty): the keys added
+    to a kind's config after its first jobs, left out at their defaults so those ids stay."""
+    d.update({k: v for k, v in optional.items() if v is not None and v != "" and v != ()})
+    return d
+
+
 def _model_spec(d: dict) -> ModelSpec:
     return ModelSpec(d["name"], tuple(tuple(kv) for kv in d["kwargs"]))
 
@@ -48,11 +55,9 @@ class TeacherSpec:
         return TrainConfig(**self.train)
 
     def to_json(self) -> dict:
-        d = {"kind": self.kind, "model": self.model, "members": self.members,
-             "samples": self.samples, "train": self.train}
-        if self.checkpoint_sha256:
-            d["checkpoint_sha256"] = list(self.checkpoint_sha256)
-        return d
+        return _with_set({"kind": self.kind, "model": self.model, "members": self.members,
+                          "samples": self.samples, "train": self.train},
+                         checkpoint_sha256=list(self.checkpoint_sha256) or None)
 
     @classmethod
     def from_json(cls, d: dict) -> TeacherSpec:
@@ -107,12 +112,8 @@ class TeacherJob:
     member0_from: str | None = None
 
     def to_json(self) -> dict:
-        d = {"seed": self.seed, "data": self.data, "teacher": self.teacher.to_json()}
-        if self.train_on is not None:
-            d["train_on"] = self.train_on
-        if self.member0_from is not None:
-            d["member0_from"] = self.member0_from
-        return d
+        return _with_set({"seed": self.seed, "data": self.data, "teacher": self.teacher.to_json()},
+                         train_on=self.train_on, member0_from=self.member0_from)
 
     @classmethod
     def from_json(cls, d: dict) -> TeacherJob:
@@ -135,10 +136,8 @@ class TransferJob:
         return self.teacher_cfg.seed
 
     def to_json(self) -> dict:
-        d = {**self.teacher_cfg.to_json(), "teacher_job": self.teacher_job, "transfer": self.transfer}
-        if self.calibration:
-            d["calibration"] = self.calibration
-        return d
+        return _with_set({**self.teacher_cfg.to_json(), "teacher_job": self.teacher_job,
+                          "transfer": self.transfer}, calibration=self.calibration)
 
     @classmethod
     def from_json(cls, d: dict) -> TransferJob:
@@ -160,12 +159,10 @@ class StudentJob:
     teacher_calibration: str = ""
 
     def to_json(self) -> dict:
-        d = {"seed": self.seed, "data": self.data, "transfer": self.transfer,
-             "student": self.student.to_json(), "method": self.method.to_json(),
-             "teacher": self.teacher.to_json() if self.teacher is not None else None}
-        if self.teacher_calibration:
-            d["teacher_calibration"] = self.teacher_calibration
-        return d
+        return _with_set({"seed": self.seed, "data": self.data, "transfer": self.transfer,
+                          "student": self.student.to_json(), "method": self.method.to_json(),
+                          "teacher": self.teacher.to_json() if self.teacher is not None else None},
+                         teacher_calibration=self.teacher_calibration)
 
     @classmethod
     def from_json(cls, d: dict) -> StudentJob:
@@ -188,12 +185,9 @@ class CompressJob:
     transfer_job: str | None = None
 
     def to_json(self) -> dict:
-        d = {"variant": self.variant, "model_job": self.model_job, "model": self.model.to_json()}
-        if self.finetune is not None:
-            d["finetune"] = self.finetune
-        if self.transfer_job is not None:
-            d["transfer_job"] = self.transfer_job
-        return d
+        return _with_set({"variant": self.variant, "model_job": self.model_job,
+                          "model": self.model.to_json()},
+                         finetune=self.finetune, transfer_job=self.transfer_job)
 
     @classmethod
     def from_json(cls, d: dict) -> CompressJob:
@@ -216,11 +210,9 @@ class EvaluateJob:
     bootstrap: int | None = None
 
     def to_json(self) -> dict:
-        d = {"model_job": self.model_job, "model": self.model.to_json(), "data": self.data,
-             "posthoc": list(self.posthoc)}
-        if self.bootstrap is not None:
-            d["bootstrap"] = self.bootstrap
-        return d
+        return _with_set({"model_job": self.model_job, "model": self.model.to_json(),
+                          "data": self.data, "posthoc": list(self.posthoc)},
+                         bootstrap=self.bootstrap)
 
     @classmethod
     def from_json(cls, d: dict) -> EvaluateJob:
