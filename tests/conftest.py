@@ -109,6 +109,14 @@ def pytest_xdist_make_scheduler(config, log):
     return SharedRunScheduling(config, log)
 
 
+def run_counts(stdout: str) -> tuple[int, int]:
+    """(jobs run, jobs from the store) from the closing line of ``run all``."""
+    import re
+
+    m = re.search(r"\((\d+) jobs run, (\d+) from the store\)", stdout)
+    return int(m.group(1)), int(m.group(2))
+
+
 def run_cli(*argv: str) -> tuple[int, str, str]:
     """kdbench's command line in this process (no interpreter to start, no torch to import
     again): (exit code, stdout, stderr)."""

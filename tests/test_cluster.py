@@ -24,6 +24,7 @@ from kdbench.plan import plan
 from kdbench.store import RunStore
 
 from conftest import TINY, run_cli
+from conftest import run_counts as counts  # (jobs run, jobs from the store)
 
 pytest.importorskip("distributed")
 pytestmark = pytest.mark.xdist_group("cluster")  # one cluster, on one xdist worker
@@ -107,11 +108,6 @@ def run(suite: Path, wd: Path, address: str) -> str:
                          env={**os.environ, "PYTHONPATH": str(HERE)}, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     return out.stdout
-
-
-def counts(stdout: str) -> tuple[int, int]:
-    m = re.search(r"\((\d+) jobs run, (\d+) from the store\)", stdout)
-    return int(m.group(1)), int(m.group(2))
 
 
 def slow_job(suite: Path) -> str:

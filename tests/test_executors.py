@@ -10,7 +10,6 @@ numbers are byte-identical across executors.
 import gzip
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -26,6 +25,7 @@ from kdbench.plan import Job, plan
 from kdbench.store import RunStore
 
 from conftest import TINY, run_cli
+from conftest import run_counts as counts  # (jobs run, jobs from the store)
 
 HAS_DASK = True
 try:
@@ -137,12 +137,6 @@ def run_tiny(wd: Path, *argv: str) -> str:
     code, out, err = run_cli(*RUN, "--workdir", str(wd), *argv)
     assert code == 0, err
     return out
-
-
-def counts(stdout: str) -> tuple[int, int]:
-    """(jobs run, jobs from the store) from the closing line of a run."""
-    m = re.search(r"\((\d+) jobs run, (\d+) from the store\)", stdout)
-    return int(m.group(1)), int(m.group(2))
 
 
 def metrics(wd: Path) -> bytes:

@@ -20,7 +20,7 @@ from kdbench.errors import UserError
 from kdbench.models import MODELS
 from kdbench.store import RunStore, fit_checkpoint, load_checkpoint
 
-from conftest import TINY, run_cli
+from conftest import TINY, run_cli, run_counts
 
 RUN = [sys.executable, "-m", "kdbench", "run", "all", "--suite", str(TINY), "--quiet", "--no-report"]
 N_JOBS = len(plan(load_suite(str(TINY)))[0])
@@ -28,7 +28,7 @@ METRICS = "results/tiny/metrics.csv.gz"
 
 
 def jobs_run(stdout: str) -> int:
-    return int(re.search(r"\((\d+) jobs run", stdout).group(1))
+    return run_counts(stdout)[0]
 
 
 @pytest.fixture(scope="module")
