@@ -32,4 +32,8 @@ def test_every_sub_command_is_in_the_readme():
                                       OOD_SETS, CORRUPTIONS, CORRUPTED_SETS],
                          ids=lambda r: r.kind)
 def test_every_registered_component_is_documented(registry):
-    assert [n for n in registry.names() if not re.search(rf"(?<![\w-]){re.escape(n)}(?![\w-])", DOCS)] == []
+    """kdbench's own components; a test plugin another test of this worker imported (its
+    ``test-...`` method, say) registers into the same registry and is not kdbench's to document."""
+    builtin = [n for n in registry.names() if registry.get(n).__module__.startswith("kdbench.")]
+    assert builtin
+    assert [n for n in builtin if not re.search(rf"(?<![\w-]){re.escape(n)}(?![\w-])", DOCS)] == []
