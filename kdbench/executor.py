@@ -310,7 +310,11 @@ def _run_processes(jobs: list[Job], root: str, tally: _Tally, *, workers: int | 
     n = workers or default_workers()
     pending = list(jobs)
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["kdbench.jobs"])
+    # torch._dynamo too: torch imports it (about 1.5 s) the first time an optimizer is built
+    # (`Optimizer.add_param_group` is wrapped by `torch._disable_dynamo`), once per process;
+    # imported in the server, it is paid once per run instead of once per worker (it starts no
+    # thread, so forking stays safe)
+    context.set_forkserver_preload(["kdbench.jobs", "torch._dynamo"])
 
     def new_pool() -> ProcessPoolExecutor:
         return ProcessPoolExecutor(n, mp_context=context)
