@@ -151,3 +151,14 @@ def smoke(tmp_path_factory):
     code, out, err = run_cli("run", "all", "--suite", "smoke", "--workdir", str(wd), "--quiet")
     assert code == 0, err
     return wd, out
+
+
+@pytest.fixture
+def no_figures(monkeypatch):
+    """Reports written without their figures, for tests of what a report *says* (failed jobs,
+    variants not built, the suite-hash check): drawing every figure costs seconds per report,
+    and the figures are the subject of tests/test_report.py and tests/test_figures.py. The
+    report then places no figure, as it does for a figure with nothing to draw."""
+    from kdbench.report import write
+
+    monkeypatch.setattr(write, "write_figures", lambda *args, **kwargs: [])

@@ -201,7 +201,8 @@ def untraceable_student():
     MODELS._entries.pop("branchy-test")
 
 
-def test_a_variant_that_cannot_be_built_is_recorded_and_the_run_goes_on(tmp_path, untraceable_student):
+def test_a_variant_that_cannot_be_built_is_recorded_and_the_run_goes_on(tmp_path, untraceable_student,
+                                                                      no_figures):
     path = tmp_path / "tiny.toml"
     path.write_text(TINY.format(student=untraceable_student))
     code = main(["run", "all", "--suite", str(path), "--workdir", str(tmp_path), "--quiet"])

@@ -5,6 +5,7 @@ session's reference run of it (`tiny_run`, tests/conftest.py)."""
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -75,17 +76,25 @@ def test_two_concurrent_runs_share_the_work(reference, tmp_path):
     assert (tmp_path / METRICS).read_bytes() == reference
 
 
-def test_failing_job_is_reported_and_the_rest_goes_on(tmp_path, capsys):
+def test_failing_job_is_reported_and_the_rest_goes_on(tiny_run, tmp_path, capsys, no_figures):
+    """The tiny suite with a student whose training diverges, on a copy of the tiny run's
+    store less one evaluation: the failure is reported with its label and reason, the rest
+    (that evaluation) is computed, and the report lists the failed job with its cells marked
+    missing."""
     suite = tmp_path / "fails.toml"
     suite.write_text(TINY.read_text()
                      .replace('name = "tiny"', 'name = "fails"')
                      .replace("[methods.none]", '[methods.none]\n\n[methods.bad]\nkind = "test-diverges"')
                      .replace('methods = ["none", "kd"]', 'methods = ["none", "kd", "bad"]'))
+    shutil.copytree(tiny_run / "runs", tmp_path / "runs")
+    victim = next(j for j in plan(load_suite(str(TINY)))[0] if j.kind == "evaluate")
+    shutil.rmtree(tmp_path / "runs" / victim.id)
     code = main(["--plugin", "plugin_nan", "run", "all", "--suite", str(suite),
                  "--workdir", str(tmp_path), "--quiet"])
-    err = capsys.readouterr().err
+    out, err = capsys.readouterr()
     assert code == 1
     assert "job failed: train student small-bad (seed 0): TrainingDiverged" in err
+    assert jobs_run(out) == 1  # the removed evaluation
     report = (tmp_path / "reports/fails/report.md").read_text()
     assert "**Failed jobs**" in report and "small-bad" in report
     summary = report[report.index("## Summary"):report.index("## Per split")]
