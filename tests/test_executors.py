@@ -11,7 +11,6 @@ import gzip
 import json
 import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -116,14 +115,15 @@ def test_bad_executor_options(argv, message, tmp_path, capsys):
     assert message in capsys.readouterr().err
 
 
-def test_missing_dask_is_one_line(tmp_path):
-    code = ("import sys; sys.modules['distributed'] = None; from kdbench.cli import main; "
-            f"sys.exit(main(['run', 'all', '--suite', 'smoke', '--workdir', {str(tmp_path)!r}, "
-            "'--quiet', '--executor', 'dask']))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert out.returncode == 2
-    assert out.stderr.strip() == ("kdbench: error: --executor dask needs dask.distributed: "
-                                  "pip install -e '.[dask]'")
+def test_missing_dask_is_one_line(tmp_path, monkeypatch):
+    """Without dask.distributed (None in sys.modules: every import of it fails, even where
+    another test of this process imported it): one line, and exit 2, before any job runs."""
+    monkeypatch.setitem(sys.modules, "distributed", None)
+    code, _, err = run_cli("run", "all", "--suite", "smoke", "--workdir", str(tmp_path), "--quiet",
+                           "--executor", "dask")
+    assert code == 2
+    assert err.strip() == "kdbench: error: --executor dask needs dask.distributed: pip install -e '.[dask]'"
+    assert not (tmp_path / "runs").exists()
 
 
 # --- a real suite: same bytes under every executor -------------------------------------------
