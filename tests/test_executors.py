@@ -8,7 +8,6 @@ numbers are byte-identical across executors.
 """
 
 import gzip
-import json
 import os
 import shutil
 import sys
