@@ -122,7 +122,8 @@ def _collect_and_report(suite, models, store, results: Path, wd: Path, report,
     if not args.no_report:
         try:
             path = write_report(suite.name, results, wd / "reports" / suite.name,
-                                failed=list(report.failed.values()), leaderboard=board)
+                                failed=list(report.failed.values()), leaderboard=board,
+                                formats=tuple(args.format))
         except UserError as e:
             if not report.failed:
                 raise
@@ -232,7 +233,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     name = check_name("suite", args.suite)
     wd = Path(args.workdir).resolve()
     path = write_report(name, wd / "results" / name, wd / "reports" / name,
-                        allow_mixed_suites=args.allow_mixed_suites)
+                        allow_mixed_suites=args.allow_mixed_suites, formats=tuple(args.format))
     print(f"kdbench: report: {path}")
     return 0
 
@@ -271,6 +272,13 @@ def _executor_options(p: argparse.ArgumentParser) -> None:
                    "default), 'cpu' or 'cuda'; bf16 autocast for training on cuda")
 
 
+def _report_format_option(p: argparse.ArgumentParser) -> None:
+    """--format of the report's figure files (`kdbench.report.write_report`)."""
+    p.add_argument("--format", nargs="+", default=["png", "pdf"], choices=["png", "pdf", "svg"],
+                   help="figure files the report writes (default: png pdf); PNG always, as the "
+                   "report shows it; figures of other formats in figures/ are removed")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m kdbench", description=(
         "kdbench: how much of a teacher's uncertainty quality survives distillation."))
@@ -290,6 +298,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--quiet", action="store_true", help="no progress bars")
     r.add_argument("--no-report", action="store_true", help="stop after collecting results/ "
                    "(write the report later with 'report')")
+    _report_format_option(r)
     _executor_options(r)
     r.set_defaults(func=cmd_run)
 
@@ -306,6 +315,7 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--workdir", default=".")
     a.add_argument("--quiet", action="store_true")
     a.add_argument("--no-report", action="store_true")
+    _report_format_option(a)
     _executor_options(a)
     a.set_defaults(func=cmd_add_pair)
 
@@ -338,6 +348,7 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--workdir", default=".")
     rep.add_argument("--allow-mixed-suites", action="store_true", help="report results whose "
                      "files record different suite hashes (refused by default)")
+    _report_format_option(rep)
     rep.set_defaults(func=cmd_report)
 
     cmp = sub.add_parser("compare", help="do two results directories of one suite agree?",

@@ -146,9 +146,11 @@ def tiny_run(tmp_path_factory):
 @pytest.fixture(scope="session")
 def smoke(tmp_path_factory):
     """One real smoke-suite run through the CLI, shared by the pipeline and report tests:
-    (work directory, stdout)."""
+    (work directory, stdout). Its report draws PNGs only (``--format png``; the PDFs, half of
+    a report's drawing time, are checked on the tiny suite's report: tests/test_report.py)."""
     wd = tmp_path_factory.mktemp("smoke")
-    code, out, err = run_cli("run", "all", "--suite", "smoke", "--workdir", str(wd), "--quiet")
+    code, out, err = run_cli("run", "all", "--suite", "smoke", "--workdir", str(wd), "--quiet",
+                             "--format", "png")
     assert code == 0, err
     return wd, out
 

@@ -437,3 +437,23 @@ def test_report_package_is_its_table_of_contents():
                     assert not private, (path.relative_to(root), node.module, private)
         if path.name not in ("results_files.py", "collect.py", "cli.py"):
             assert "read_csv(" not in path.read_text(), path.relative_to(root)
+
+
+def test_report_format_keeps_the_png_and_removes_other_formats(tiny_run, tmp_path, monkeypatch):
+    """``report --format svg`` asks for PNGs (the report shows them) and SVGs, and removes
+    the PDFs an earlier report left, which would no longer match (nothing is drawn here:
+    drawing is `write_figures`' part, tested above)."""
+    import shutil
+
+    import kdbench.report.write as write
+
+    shutil.copytree(tiny_run / "results", tmp_path / "results")
+    figs = tmp_path / "reports/tiny/figures"
+    figs.mkdir(parents=True)
+    for name in ("forest.png", "forest.pdf", "forest.svg", "notes.txt"):
+        (figs / name).write_text("old")
+    asked = []
+    monkeypatch.setattr(write, "write_figures", lambda res, out, formats: asked.append(formats) or [])
+    assert main(["report", "--suite", "tiny", "--workdir", str(tmp_path), "--format", "svg"]) == 0
+    assert asked == [("png", "svg")]
+    assert sorted(p.name for p in figs.iterdir()) == ["forest.png", "forest.svg", "notes.txt"]

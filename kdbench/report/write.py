@@ -23,15 +23,22 @@ from .sections import SECTIONS
 
 
 def write_report(suite: str, results: Path, out: Path, *, failed: list[str] | None = None,
-                 leaderboard: pd.DataFrame | None = None, allow_mixed_suites: bool = False) -> Path:
+                 leaderboard: pd.DataFrame | None = None, allow_mixed_suites: bool = False,
+                 formats: tuple[str, ...] = ("png", "pdf")) -> Path:
     """Write ``report.md``, ``report.html``, ``figures/`` and ``tables/`` under ``out``;
     returns the Markdown report's path. Refuses results of mixed suite hashes
-    (`kdbench.results_files.check_suite_hash`) unless ``allow_mixed_suites``."""
+    (`kdbench.results_files.check_suite_hash`) unless ``allow_mixed_suites``. ``formats``:
+    the figure files written, PNG always (the report shows it); figure files of other formats
+    are removed, so ``figures/`` holds this report's figures and no older ones."""
     if not results.is_dir():
         raise UserError(f"no results for suite '{suite}' in {results}; run "
                         f"'python -m kdbench run all --suite {suite}' first")
     res = load_results(results, allow_mixed_suites=allow_mixed_suites)
-    written = write_figures(res, out / "figures", formats=("png", "pdf"))
+    formats = tuple(dict.fromkeys(("png", *formats)))
+    written = write_figures(res, out / "figures", formats=formats)
+    for old in (out / "figures").glob("*.*"):
+        if old.suffix[1:] in ("png", "pdf", "svg") and old.suffix[1:] not in formats:
+            old.unlink()
     pngs = {p.stem: p for p in written if p.suffix == ".png"}
     ctx = report_context(suite, res, figure_data(res), out, pngs, failed=failed,
                          leaderboard=leaderboard)
