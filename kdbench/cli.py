@@ -104,6 +104,7 @@ def _collect_and_report(suite, models, store, results: Path, wd: Path, report,
                         args: argparse.Namespace, base_hash: str, times: tuple[float, float]) -> int:
     """The second half of `_run_and_report`, under the work directory's results lock."""
     from .collect import check_results_target, collect
+    from .report import write_report
     from .report.leaderboard import update_leaderboard
 
     t0, t1 = times
@@ -119,8 +120,6 @@ def _collect_and_report(suite, models, store, results: Path, wd: Path, report,
     t2 = time.perf_counter()
     path: Path | str = "not written (--no-report)"
     if not args.no_report:
-        from .report import write_report  # local: Matplotlib and the figures load only here
-
         try:
             path = write_report(suite.name, results, wd / "reports" / suite.name,
                                 failed=list(report.failed.values()), leaderboard=board,
