@@ -1,6 +1,6 @@
 """Every figure at 40 models: rendered from synthetic results (3 teachers, 9 methods, +int8 and
 +prune80 variants, 3 seeds) with no two text artists overlapping, and the shared key.
-(`write_figures` itself, its files and their byte stability: tests/test_report.py on a smoke run.)"""
+(`write_figures` itself, its files and their byte stability: tests/test_report.py.)"""
 
 from __future__ import annotations
 
@@ -163,31 +163,40 @@ def test_negative_control_catches_an_overlap():
     plt.close(fig)
 
 
-def test_every_figure_at_40_models_has_no_overlapping_text(results, tmp_path):
-    tasks = figure_tasks(results)
-    stems = [stem for stem, _, _ in tasks]
-    assert stems == ["forest", "reliability", "reliability_compressed", "metric_vs_severity",
-                     "compressed_severity", "conformal", "ece_by_corruption_sev3",
-                     "ece_by_corruption_sev5", "ood_entropy", "ood_mi", "ood_auroc", "retention",
-                     "accuracy_vs_ece", "risk_coverage", "training_curves"]
-    problems, crowded = {}, {}
-    for stem, fn, args in tasks:
-        with plt.rc_context(STYLE):
-            fig = fn(*args)
-            assert fig is not None, stem
-            bad = text_overlaps(fig)
-            if crowded_axes(fig):
-                crowded[stem] = crowded_axes(fig)[:5]
-            w, h = fig.get_size_inches()
-            # the image text_overlaps drew (figure dpi 100), saved without drawing it again; at
-            # this dpi a PNG is about twice the size of the dpi-60 one that had to pass 10 kB
-            Image.fromarray(np.asarray(fig.canvas.buffer_rgba())).save(tmp_path / f"{stem}.png")
-            plt.close(fig)
-        assert (tmp_path / f"{stem}.png").stat().st_size > 20_000, stem
-        assert w < 40 and h < 40, (stem, w, h)
-        if bad:
-            problems[stem] = bad[:5]
-    assert not problems, problems
+STEMS_40 = ["forest", "reliability", "reliability_compressed", "metric_vs_severity",
+            "compressed_severity", "conformal", "ece_by_corruption_sev3", "ece_by_corruption_sev5",
+            "ood_entropy", "ood_mi", "ood_auroc", "retention", "accuracy_vs_ece", "risk_coverage",
+            "training_curves"]
+
+
+@pytest.fixture(scope="module")
+def tasks_40(results) -> dict:
+    """stem -> (builder, args) of every figure file of the 40-model results, in drawing order."""
+    return {stem: (fn, args) for stem, fn, args in figure_tasks(results)}
+
+
+def test_every_figure_is_drawn_at_40_models(tasks_40):
+    assert list(tasks_40) == STEMS_40
+
+
+# one test per figure (the figures at 40 models take 20-30 s together), so that the two
+# xdist workers share them
+@pytest.mark.parametrize("stem", STEMS_40)
+def test_every_figure_at_40_models_has_no_overlapping_text(tasks_40, stem, tmp_path):
+    fn, args = tasks_40[stem]
+    with plt.rc_context(STYLE):
+        fig = fn(*args)
+        assert fig is not None, stem
+        bad = text_overlaps(fig)
+        crowded = crowded_axes(fig)[:5]
+        w, h = fig.get_size_inches()
+        # the image text_overlaps drew (figure dpi 100), saved without drawing it again; at
+        # this dpi a PNG is about twice the size of the dpi-60 one that had to pass 10 kB
+        Image.fromarray(np.asarray(fig.canvas.buffer_rgba())).save(tmp_path / f"{stem}.png")
+        plt.close(fig)
+    assert (tmp_path / f"{stem}.png").stat().st_size > 20_000, stem
+    assert w < 40 and h < 40, (stem, w, h)
+    assert not bad[:5], bad[:5]
     assert not crowded, f"axes with more than {MAX_CURVES} curves: {crowded}"
 
 
