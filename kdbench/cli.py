@@ -229,11 +229,16 @@ def cmd_figures(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from .config import check_name
     from .report import write_report
+    from .report.leaderboard import ranked_leaderboard
 
     name = check_name("suite", args.suite)
     wd = Path(args.workdir).resolve()
-    path = write_report(name, wd / "results" / name, wd / "reports" / name,
-                        allow_mixed_suites=args.allow_mixed_suites, formats=tuple(args.format))
+    results = wd / "results" / name
+    # the leaderboard section of `run all`'s report (the board as `run all` ranks it; not written)
+    board = ranked_leaderboard(wd, name, results) if results.is_dir() else None
+    path = write_report(name, results, wd / "reports" / name,
+                        allow_mixed_suites=args.allow_mixed_suites, formats=tuple(args.format),
+                        leaderboard=board)
     print(f"kdbench: report: {path}")
     return 0
 

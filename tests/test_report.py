@@ -457,3 +457,19 @@ def test_report_format_keeps_the_png_and_removes_other_formats(tiny_run, tmp_pat
     assert main(["report", "--suite", "tiny", "--workdir", str(tmp_path), "--format", "svg"]) == 0
     assert asked == [("png", "svg")]
     assert sorted(p.name for p in figs.iterdir()) == ["forest.png", "forest.svg", "notes.txt"]
+
+
+def test_report_command_has_the_leaderboard_section_of_run_all(tiny_run, tmp_path, no_figures):
+    """``report`` writes the report ``run all`` wrote, its leaderboard section included (the
+    board ranked from the results, as ``run all`` ranks it), and leaves the leaderboard files
+    as they were."""
+    import shutil
+
+    shutil.copytree(tiny_run / "results", tmp_path / "results")
+    board = (tmp_path / "results/leaderboard.csv").read_bytes()
+    assert main(["report", "--suite", "tiny", "--workdir", str(tmp_path)]) == 0
+    md = (tmp_path / "reports/tiny/report.md").read_text()
+    section = md.split("## Leaderboard (top 10)", 1)[1].split("\n## ", 1)[0]
+    assert "| small-kd-ensemble" in section and "| ensemble" in section
+    assert (tmp_path / "results/leaderboard.csv").read_bytes() == board
+    assert not (tmp_path / "LEADERBOARD.md").exists()

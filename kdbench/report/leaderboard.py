@@ -112,6 +112,18 @@ def suite_rows(suite: str, metrics: pd.DataFrame, models: pd.DataFrame) -> pd.Da
 def update_leaderboard(root: Path, suite: str, results: Path) -> pd.DataFrame:
     """Replace the rows of ``suite``'s models in ``root/results/leaderboard.csv`` by fresh ones
     from ``results``, re-rank the suite, and rewrite ``root/LEADERBOARD.md``."""
+    board = ranked_leaderboard(root, suite, results)
+    path = root / "results" / "leaderboard.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(path, board.to_csv(index=False, float_format="%.6g"))
+    atomic_write_text(root / "LEADERBOARD.md", leaderboard_markdown(board))
+    return board
+
+
+def ranked_leaderboard(root: Path, suite: str, results: Path) -> pd.DataFrame:
+    """The board `update_leaderboard` writes, without writing it: ``suite``'s rows fresh from
+    ``results`` (full precision, as the report shows them), the other suites' from
+    ``root/results/leaderboard.csv``, every suite ranked."""
     metrics = read_results(table_path(results, "metrics"))
     models = read_optional(results, "models")
     fresh = suite_rows(suite, metrics, pd.DataFrame() if models is None else models)
@@ -124,11 +136,7 @@ def update_leaderboard(root: Path, suite: str, results: Path) -> pd.DataFrame:
         part = part.sort_values(["rank_nll", "model"], na_position="last").copy()
         part["rank"] = np.arange(1, len(part) + 1)
         ranked.append(part)
-    board = pd.concat(ranked, ignore_index=True)[COLUMNS]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(path, board.to_csv(index=False, float_format="%.6g"))
-    atomic_write_text(root / "LEADERBOARD.md", leaderboard_markdown(board))
-    return board
+    return pd.concat(ranked, ignore_index=True)[COLUMNS]
 
 
 def _f(v, digits: int = 3) -> str:
