@@ -285,9 +285,16 @@ def run_jobs(jobs: list[Job], store: RunStore, *, progress: bool = True,
     root, plugins = str(store.root.resolve()), tuple(plugins)
     store.root.mkdir(parents=True, exist_ok=True)
     run = {"local": _run_local, "processes": _run_processes, "dask": _run_dask}[executor]
+    todo = []
+    for job in jobs:  # finished jobs are known here: a rerun starts no worker and no cluster
+        if store.is_done(job.id):
+            tally.add(Outcome(job.id, "cached"))
+        else:
+            todo.append(job)
     try:
-        run(jobs, root, tally, workers=workers, scheduler=scheduler, plugins=plugins,
-            env=worker_env(), cluster=cluster)
+        if todo:
+            run(todo, root, tally, workers=workers, scheduler=scheduler, plugins=plugins,
+                env=worker_env(), cluster=cluster)
     finally:
         report = tally.close()
     return report

@@ -104,6 +104,33 @@ def test_killed_worker_fails_its_job_and_the_next_run_redoes_it(tmp_path):
     assert "a" in report.cached and not report.failed
 
 
+def test_a_rerun_of_finished_jobs_starts_no_worker(tmp_path, monkeypatch):
+    """Finished jobs are known in the client: a rerun where every job is finished starts no
+    worker process and no dask cluster (it took 4-5 s for the tiny suite), and one where
+    some are hands only the others to the executor."""
+    import kdbench.executor as executor
+
+    store = RunStore(tmp_path / "runs")
+    jobs = [job("a", 1), job("b", 2, "a"), job("c", 3, "b")]
+    run(jobs[:2], store, "local")
+    handed = []
+
+    def no_workers(todo, root, tally, **kwargs):
+        """Records what it is handed and runs it here, as a worker would."""
+        handed.append([j.id for j in todo])
+        for j in todo:
+            tally.add(executor.run_one(j, root, False, *tally.deps(j), plugins=kwargs["plugins"]))
+    monkeypatch.setattr(executor, "_run_processes", no_workers)
+    monkeypatch.setattr(executor, "_run_dask", no_workers)
+    for ex in ("processes", "dask"):
+        report = run(jobs[:2], store, ex)
+        assert report.ran == [] and sorted(report.cached) == ["a", "b"]
+    assert handed == []
+    report = run(jobs, store, "processes")
+    assert handed == [["c"]] and report.ran == ["c"] and sorted(report.cached) == ["a", "b"]
+    assert store.job("c").read_json("out.json")["total"] == 6
+
+
 @pytest.mark.parametrize("argv, message", [
     (["--workers", "2"], "--workers needs --executor processes or dask"),
     (["--executor", "processes", "--workers", "0"], "--workers must be at least 1, found 0"),
