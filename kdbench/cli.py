@@ -277,11 +277,14 @@ def _executor_options(p: argparse.ArgumentParser) -> None:
                    "default), 'cpu' or 'cuda'; bf16 autocast for training on cuda")
 
 
-def _report_format_option(p: argparse.ArgumentParser) -> None:
-    """--format of the report's figure files (`kdbench.report.write_report`)."""
+_REPORT_FORMAT_HELP = ("figure files the report writes (default: png pdf); PNG always, as the report "
+                  "shows it; figures of other formats in figures/ are removed")
+
+
+def _format_option(p: argparse.ArgumentParser, text: str | None = None) -> None:
+    """--format of the figure files (`kdbench.report.figures.write_figures`)."""
     p.add_argument("--format", nargs="+", default=["png", "pdf"], choices=["png", "pdf", "svg"],
-                   help="figure files the report writes (default: png pdf); PNG always, as the "
-                   "report shows it; figures of other formats in figures/ are removed")
+                   help=text)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -303,7 +306,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--quiet", action="store_true", help="no progress bars")
     r.add_argument("--no-report", action="store_true", help="stop after collecting results/ "
                    "(write the report later with 'report')")
-    _report_format_option(r)
+    _format_option(r, _REPORT_FORMAT_HELP)
     _executor_options(r)
     r.set_defaults(func=cmd_run)
 
@@ -320,7 +323,7 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--workdir", default=".")
     a.add_argument("--quiet", action="store_true")
     a.add_argument("--no-report", action="store_true")
-    _report_format_option(a)
+    _format_option(a, _REPORT_FORMAT_HELP)
     _executor_options(a)
     a.set_defaults(func=cmd_add_pair)
 
@@ -342,7 +345,7 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Regenerate reports/<suite>/figures from results/<suite>.")
     f.add_argument("--suite", default="mnist5k")
     f.add_argument("--workdir", default=".")
-    f.add_argument("--format", nargs="+", default=["png", "pdf"], choices=["png", "pdf", "svg"])
+    _format_option(f)
     f.add_argument("--allow-mixed-suites", action="store_true", help="draw results whose files "
                    "record different suite hashes (refused by default)")
     f.set_defaults(func=cmd_figures)
@@ -353,7 +356,7 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--workdir", default=".")
     rep.add_argument("--allow-mixed-suites", action="store_true", help="report results whose "
                      "files record different suite hashes (refused by default)")
-    _report_format_option(rep)
+    _format_option(rep, _REPORT_FORMAT_HELP)
     rep.set_defaults(func=cmd_report)
 
     cmp = sub.add_parser("compare", help="do two results directories of one suite agree?",

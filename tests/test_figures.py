@@ -196,7 +196,7 @@ def test_every_figure_at_40_models_has_no_overlapping_text(tasks_40, stem, tmp_p
         plt.close(fig)
     assert (tmp_path / f"{stem}.png").stat().st_size > 20_000, stem
     assert w < 40 and h < 40, (stem, w, h)
-    assert not bad[:5], bad[:5]
+    assert not bad, bad[:5]
     assert not crowded, f"axes with more than {MAX_CURVES} curves: {crowded}"
 
 

@@ -440,23 +440,27 @@ def test_report_package_is_its_table_of_contents():
 
 
 def test_report_format_keeps_the_png_and_removes_other_formats(tiny_run, tmp_path, monkeypatch):
-    """``report --format svg`` asks for PNGs (the report shows them) and SVGs, and removes
-    the PDFs an earlier report left, which would no longer match (nothing is drawn here:
-    drawing is `write_figures`' part, tested above)."""
+    """``report --format svg`` writes PNGs (the report shows them) and SVGs, and removes the
+    PDFs an earlier report left, which would no longer match (one small figure is drawn, for
+    the stem ``forest``: which figures are drawn is tested above)."""
     import shutil
 
-    import kdbench.report.write as write
+    import matplotlib.pyplot as plt
+
+    import kdbench.report.figures as figures
 
     shutil.copytree(tiny_run / "results", tmp_path / "results")
     figs = tmp_path / "reports/tiny/figures"
     figs.mkdir(parents=True)
     for name in ("forest.png", "forest.pdf", "forest.svg", "notes.txt"):
         (figs / name).write_text("old")
-    asked = []
-    monkeypatch.setattr(write, "write_figures", lambda res, out, formats: asked.append(formats) or [])
+    monkeypatch.setattr(figures, "figure_tasks",
+                        lambda *args, **kwargs: [("forest", lambda: plt.subplots()[0], ())])
     assert main(["report", "--suite", "tiny", "--workdir", str(tmp_path), "--format", "svg"]) == 0
-    assert asked == [("png", "svg")]
     assert sorted(p.name for p in figs.iterdir()) == ["forest.png", "forest.svg", "notes.txt"]
+    assert (figs / "forest.png").read_bytes()[:4] == b"\x89PNG"  # drawn now, not the old files
+    assert b"<svg" in (figs / "forest.svg").read_bytes()
+    assert (figs / "notes.txt").read_text() == "old"
 
 
 def test_report_command_has_the_leaderboard_section_of_run_all(tiny_run, tmp_path, no_figures):

@@ -804,10 +804,12 @@ def figure_tasks(results: Path | Results, *, allow_mixed_suites: bool = False,
 
 
 def write_figures(results: Path | Results, out: Path, *, formats: tuple[str, ...] = ("png", "pdf"),
-                  allow_mixed_suites: bool = False,
-                  metrics: pd.DataFrame | None = None) -> list[Path]:
+                  allow_mixed_suites: bool = False, metrics: pd.DataFrame | None = None,
+                  remove_other_formats: bool = False) -> list[Path]:
     """Write every registered figure of a suite from its results directory (or its
-    `Results`); returns the files written, and removes figure files of stems no longer drawn."""
+    `Results`); returns the files written, and removes figure files of stems no longer drawn
+    (with ``remove_other_formats``, every figure file it did not write now: the report's
+    figures/ then holds only that report's figures)."""
     global _TASKS
     _TASKS = figure_tasks(results, allow_mixed_suites=allow_mixed_suites, metrics=metrics)
     out.mkdir(parents=True, exist_ok=True)
@@ -824,8 +826,9 @@ def write_figures(results: Path | Results, out: Path, *, formats: tuple[str, ...
     finally:
         _TASKS = []
     files = [f for part in parts for f in part]
-    stems = {f.stem for f in files}
+    written, stems = set(files), {f.stem for f in files}
     for stale in out.iterdir():  # figures of an older layout would mislead a reader
-        if stale.suffix in (".png", ".pdf", ".svg") and stale.stem not in stems:
+        if (stale.suffix in (".png", ".pdf", ".svg") and stale not in written
+                and (remove_other_formats or stale.stem not in stems)):
             stale.unlink()
     return files

@@ -34,11 +34,8 @@ def write_report(suite: str, results: Path, out: Path, *, failed: list[str] | No
         raise UserError(f"no results for suite '{suite}' in {results}; run "
                         f"'python -m kdbench run all --suite {suite}' first")
     res = load_results(results, allow_mixed_suites=allow_mixed_suites)
-    formats = tuple(dict.fromkeys(("png", *formats)))
-    written = write_figures(res, out / "figures", formats=formats)
-    for old in (out / "figures").glob("*.*"):
-        if old.suffix[1:] in ("png", "pdf", "svg") and old.suffix[1:] not in formats:
-            old.unlink()
+    written = write_figures(res, out / "figures", formats=tuple(dict.fromkeys(("png", *formats))),
+                            remove_other_formats=True)
     pngs = {p.stem: p for p in written if p.suffix == ".png"}
     ctx = report_context(suite, res, figure_data(res), out, pngs, failed=failed,
                          leaderboard=leaderboard)
