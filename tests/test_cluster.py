@@ -1,6 +1,8 @@
 """kdbench on a real dask cluster: a ``dask scheduler`` and two ``dask worker`` processes
 started with dask's command line on 127.0.0.1, as on a user's cluster (docs/scaling.md), and
-``kdbench run all --executor dask --scheduler ADDRESS`` run against them in fresh processes.
+``kdbench run all --executor dask --scheduler ADDRESS`` run against them: in this process, or
+(where the test kills the client or needs it running beside the test) in a forked process
+(tests/kdbench_process.py).
 
 The suite is tests/suites/tiny.toml plus one labels-only student trained by ``test-slow``
 (tests/plugin_slow.py), which sleeps on the workers (``KDBENCH_TEST_SLOW``) and not in the
@@ -25,6 +27,7 @@ from kdbench.store import RunStore
 
 from conftest import TINY, run_cli
 from conftest import run_counts as counts  # (jobs run, jobs from the store)
+from kdbench_process import start
 
 pytest.importorskip("distributed")
 pytestmark = pytest.mark.xdist_group("cluster")  # one cluster, on one xdist worker
@@ -97,17 +100,16 @@ def cluster(tmp_path_factory):
         log.close()
 
 
-def kdbench(suite: Path, wd: Path, address: str) -> list[str]:
-    return [sys.executable, "-m", "kdbench", "--plugin", "plugin_slow", "run", "all", "--suite",
-            str(suite), "--workdir", str(wd), "--quiet", "--no-report", "--executor", "dask",
-            "--scheduler", address]
+def argv(suite: Path, wd: Path, address: str) -> list[str]:
+    return ["--plugin", "plugin_slow", "run", "all", "--suite", str(suite), "--workdir", str(wd),
+            "--quiet", "--no-report", "--executor", "dask", "--scheduler", address]
 
 
 def run(suite: Path, wd: Path, address: str) -> str:
-    out = subprocess.run(kdbench(suite, wd, address), capture_output=True, text=True,
-                         env={**os.environ, "PYTHONPATH": str(HERE)}, timeout=300)
-    assert out.returncode == 0, out.stderr[-2000:]
-    return out.stdout
+    """The client in this process."""
+    code, out, err = run_cli(*argv(suite, wd, address))
+    assert code == 0, err[-2000:]
+    return out
 
 
 def slow_job(suite: Path) -> str:
@@ -144,18 +146,16 @@ def test_a_worker_killed_in_a_training_job_is_replaced_and_the_job_redone(
         slow_suite, reference, cluster, tmp_path):
     address, workers = cluster
     lock = RunStore(tmp_path / "runs").job(slow_job(slow_suite)).path / ".lock"
-    client = subprocess.Popen(kdbench(slow_suite, tmp_path, address), stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True,
-                              env={**os.environ, "PYTHONPATH": str(HERE)})
+    client = start(tmp_path / "logs", *argv(slow_suite, tmp_path, address))
     victim, deadline = None, time.monotonic() + 120
-    while victim is None and client.poll() is None and time.monotonic() < deadline:
+    while victim is None and client.running() and time.monotonic() < deadline:
         victim = _holder(workers, lock)
         time.sleep(0.02)
     assert victim is not None, "no worker was seen training the slow student"
     killed = f"{victim.pid}"
     victim.send_signal(signal.SIGKILL)
-    out, err = client.communicate(timeout=300)
-    assert client.returncode == 0, err[-2000:]
+    code, out, err = client.wait()
+    assert code == 0, err[-2000:]
     assert (tmp_path / METRICS).read_bytes() == reference
     ran = json.loads((lock.parent / "done.json").read_text())["ran"]
     assert not ran["worker"].endswith(f":{killed}")  # redone by another process
@@ -163,14 +163,11 @@ def test_a_worker_killed_in_a_training_job_is_replaced_and_the_job_redone(
 
 def test_a_killed_client_restarts_without_recomputing(slow_suite, reference, cluster, tmp_path):
     address, _ = cluster
-    env = {**os.environ, "PYTHONPATH": str(HERE)}
-    client = subprocess.Popen(kdbench(slow_suite, tmp_path, address), stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL, env=env)
+    client = start(tmp_path / "logs", *argv(slow_suite, tmp_path, address))
     runs, deadline = tmp_path / "runs", time.monotonic() + 120
     while len(list(runs.glob("*/done.json"))) < 6 and time.monotonic() < deadline:
         time.sleep(0.05)
-    client.send_signal(signal.SIGKILL)
-    client.wait(timeout=30)
+    client.kill()
     finished = len(list(runs.glob("*/done.json")))
     assert finished >= 6
     n = len(plan(load_suite(str(slow_suite)))[0])

@@ -6,7 +6,6 @@ session's reference run of it (`tiny_run`, tests/conftest.py)."""
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ from kdbench.models import MODELS
 from kdbench.store import RunStore, fit_checkpoint, load_checkpoint
 
 from conftest import TINY, run_cli, run_counts
+from kdbench_process import start
 
 RUN = [sys.executable, "-m", "kdbench", "run", "all", "--suite", str(TINY), "--quiet", "--no-report"]
 N_JOBS = len(plan(load_suite(str(TINY)))[0])
@@ -45,19 +45,18 @@ def test_same_seed_same_bytes_in_a_fresh_workdir(reference, tmp_path):
 
 def test_sigkill_at_several_points_then_resume(reference, tmp_path):
     """Kill a real run as soon as k jobs are finished (k = 1, 4, 9) — often mid-write of the
-    next — and finally let it finish: identical results, finished jobs never recomputed."""
+    next — and finally let it finish: identical results, finished jobs never recomputed. The
+    killed runs are processes forked from a warm forkserver (tests/kdbench_process.py)."""
     assert N_JOBS > 9
     done_before = 0
     for k in (1, 4, 9):
-        proc = subprocess.Popen(RUN + ["--workdir", str(tmp_path)], stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True)
+        run = start(tmp_path / "logs", *RUN[3:], "--workdir", str(tmp_path))
         deadline = time.time() + 120
-        while time.time() < deadline and proc.poll() is None:
+        while time.time() < deadline and run.running():
             if len(list((tmp_path / "runs").glob("*/done.json"))) >= k:
                 break
             time.sleep(0.02)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
+        run.kill()
         finished = len(list((tmp_path / "runs").glob("*/done.json")))
         assert finished >= done_before
         done_before = finished
@@ -68,11 +67,10 @@ def test_sigkill_at_several_points_then_resume(reference, tmp_path):
 
 
 def test_two_concurrent_runs_share_the_work(reference, tmp_path):
-    procs = [subprocess.Popen(RUN + ["--workdir", str(tmp_path)], stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True) for _ in range(2)]
-    outs = [p.communicate(timeout=300) for p in procs]
-    assert all(p.returncode == 0 for p in procs), [o[1] for o in outs]
-    assert sum(jobs_run(o[0]) for o in outs) == N_JOBS  # every job computed exactly once
+    runs = [start(tmp_path / "logs", *RUN[3:], "--workdir", str(tmp_path)) for _ in range(2)]
+    outs = [run.wait() for run in runs]
+    assert all(code == 0 for code, _, _ in outs), [err for _, _, err in outs]
+    assert sum(jobs_run(out) for _, out, _ in outs) == N_JOBS  # every job computed exactly once
     assert (tmp_path / METRICS).read_bytes() == reference
 
 

@@ -5,8 +5,6 @@ the client (docs/scaling.md, docs/reliability.md)."""
 import json
 import os
 import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -18,6 +16,7 @@ from kdbench.plan import plan
 from kdbench.store import RunStore, results_lock
 
 from conftest import TINY, run_cli
+from kdbench_process import start
 
 RUN = ["run", "all", "--suite", str(TINY), "--quiet", "--no-report"]
 
@@ -54,44 +53,44 @@ def test_replace_results_writes_over_them(tiny_run, tmp_path):
     assert json.loads(info.read_text())["base_suite_hash"] == old["suite_hash"]
 
 
-REGISTER = """
-import sys
-import numpy as np
-import kdbench
-from kdbench.prediction import Prediction
+def register(i: int, suite: str, wd: str) -> None:
+    """`kdbench.evaluate_model` of a constant model that says class ``i`` (one process's body)."""
+    import numpy as np
 
-i, suite, wd = int(sys.argv[1]), sys.argv[2], sys.argv[3]
-def model(x):
-    p = np.full((1, len(x), 10), 0.05)
-    p[0, :, i] = 0.55
-    return Prediction(probs=p)
-kdbench.evaluate_model(model, suite=suite, name=f"user-{i}", workdir=wd)
-"""
+    import kdbench
+    from kdbench.prediction import Prediction
+
+    def model(x):
+        p = np.full((1, len(x), 10), 0.05)
+        p[0, :, i] = 0.55
+        return Prediction(probs=p)
+    kdbench.evaluate_model(model, suite=suite, name=f"user-{i}", workdir=wd)
 
 
 def test_concurrent_registrations_wait_for_the_lock_and_none_is_lost(tiny_run, tmp_path):
-    """Two `kdbench.evaluate_model` processes on one work directory while the test holds its
-    results lock: their evaluate jobs finish, their registrations wait, and once the lock is
-    released every one of them is in user_models.json and on the leaderboard."""
-    copy_run(tiny_run, tmp_path)
-    runs = tmp_path / "runs"
+    """Two `kdbench.evaluate_model` processes (forked: tests/kdbench_process.py) on one work
+    directory while the test holds its results lock: their evaluate jobs finish, their
+    registrations wait, and once the lock is released every one of them is in
+    user_models.json and on the leaderboard."""
+    wd = tmp_path / "wd"
+    copy_run(tiny_run, wd)
+    runs = wd / "runs"
     done_before = len(list(runs.glob("*/done.json")))
-    registry = tmp_path / "results/tiny/user_models.json"
+    registry = wd / "results/tiny/user_models.json"
     with results_lock(RunStore(runs)):
-        procs = [subprocess.Popen([sys.executable, "-c", REGISTER, str(i), str(TINY), str(tmp_path)],
-                                  stderr=subprocess.PIPE, text=True) for i in range(2)]
+        procs = [start(tmp_path / "logs", i, str(TINY), str(wd), fn=register) for i in range(2)]
         deadline = time.monotonic() + 120
         while len(list(runs.glob("*/done.json"))) < done_before + 2 and time.monotonic() < deadline:
             time.sleep(0.1)
         time.sleep(0.5)
         assert len(list(runs.glob("*/done.json"))) == done_before + 2  # evaluated, in parallel
         assert not registry.exists()  # but none registered while the lock is held
-        assert all(p.poll() is None for p in procs)
+        assert all(p.running() for p in procs)
     for p in procs:
-        _, err = p.communicate(timeout=120)
-        assert p.returncode == 0, err[-2000:]
+        code, _, err = p.wait(timeout=120)
+        assert code == 0, err[-2000:]
     assert sorted(json.loads(registry.read_text())) == ["user-0", "user-1"]
-    board = pd.read_csv(tmp_path / "results/leaderboard.csv")
+    board = pd.read_csv(wd / "results/leaderboard.csv")
     assert {"user-0", "user-1"} <= set(board.model)
 
 
