@@ -93,7 +93,7 @@ def _save(fig: plt.Figure, out: Path, stem: str, formats: tuple[str, ...]) -> li
     the PNG costs one draw instead of the three that ``bbox_inches="tight"`` takes per file."""
     fig.draw_without_rendering()  # runs the layout engine
     box = fig.get_tightbbox().padded(plt.rcParams["savefig.pad_inches"])
-    fig.set_layout_engine("none")
+    fig.set_layout_engine(None)  # none at all ("none" keeps a placeholder, and savefig a draw)
     paths = []
     for fmt in formats:
         path = out / f"{stem}.{fmt}"
