@@ -2,11 +2,13 @@
 forkserver that has imported kdbench, torch and torch._dynamo once per test process, instead
 of a fresh interpreter that spends about 5 s importing them before its first job.
 
-For the tests that kill a run, run two at once or hold a lock against one
-(tests/test_reliability.py, tests/test_cluster.py, tests/test_shared_state.py): what they check
-(the run store's files after a SIGKILL, locks between processes, workers and clients that
-die) is the same in a forked process. A run in a fresh interpreter, as a user starts it, is
-still what ``test_same_seed_same_bytes_in_a_fresh_workdir`` and tests/test_slurm.py run.
+For the tests that kill a run, run two at once, hold a lock against one or give one an
+environment of its own (tests/test_reliability.py, tests/test_cluster.py,
+tests/test_shared_state.py, tests/test_slurm.py): what they check (the run store's files
+after a SIGKILL, locks between processes, workers and clients that die, dask's configuration
+from the environment) is the same in a forked process. A run in a fresh interpreter, as a user
+starts it, is still what ``test_same_seed_same_bytes_in_a_fresh_workdir`` and
+tests/test_user_model.py's example script run.
 
 The forkserver is the one kdbench's ``--executor processes`` uses (one per test process,
 started by whichever comes first; its preload list is then fixed): a child imports what the
