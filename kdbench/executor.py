@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import multiprocessing.forkserver
 import os
 import socket
 import threading
@@ -307,6 +308,23 @@ def _run_local(jobs: list[Job], root: str, tally: _Tally, *, plugins: tuple[str,
         tally.add(run_one(job, root, tally.progress, *tally.deps(job), plugins=plugins, env=env))
 
 
+# torch._dynamo too: torch imports it (about 1.5 s) the first time an optimizer is built
+# (`Optimizer.add_param_group` is wrapped by `torch._disable_dynamo`), once per process; imported
+# in the server, it is paid once per run instead of once per worker (it starts no thread, so
+# forking stays safe)
+PRELOAD = ("kdbench.jobs", "torch._dynamo")
+
+
+def forkserver(*extra: str) -> multiprocessing.context.BaseContext:
+    """The forkserver context, its server started (once per process) having imported
+    `PRELOAD` and ``extra``: worker processes forked from it start in milliseconds instead of
+    importing torch and kdbench for seconds each. A server already running keeps its imports."""
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([*PRELOAD, *extra])
+    multiprocessing.forkserver.ensure_running()
+    return context
+
+
 def _run_processes(jobs: list[Job], root: str, tally: _Tally, *, workers: int | None,
                    plugins: tuple[str, ...], env: dict[str, str], **_: object) -> None:
     """A `ProcessPoolExecutor` whose workers come from a forkserver that has imported
@@ -316,12 +334,7 @@ def _run_processes(jobs: list[Job], root: str, tally: _Tally, *, workers: int | 
     out of memory) the pool breaks: its running jobs fail, and the rest goes on in a new pool."""
     n = workers or default_workers()
     pending = list(jobs)
-    context = multiprocessing.get_context("forkserver")
-    # torch._dynamo too: torch imports it (about 1.5 s) the first time an optimizer is built
-    # (`Optimizer.add_param_group` is wrapped by `torch._disable_dynamo`), once per process;
-    # imported in the server, it is paid once per run instead of once per worker (it starts no
-    # thread, so forking stays safe)
-    context.set_forkserver_preload(["kdbench.jobs", "torch._dynamo"])
+    context = forkserver()
 
     def new_pool() -> ProcessPoolExecutor:
         return ProcessPoolExecutor(n, mp_context=context)
@@ -390,6 +403,7 @@ def _jobqueue_cluster(kind: str, workers: int | None):
 def _dask_client(scheduler: str | None, workers: int | None,
                  cluster_kind: str | None = None) -> tuple[object, Callable[[], None]]:
     """A connected ``distributed.Client`` and the function that closes it (and its cluster)."""
+    import dask  # local: an optional extra ([dask]), as the next line
     from distributed import Client, LocalCluster  # local: an optional extra ([dask])
 
     if cluster_kind is not None:
@@ -406,14 +420,26 @@ def _dask_client(scheduler: str | None, workers: int | None,
         except OSError as e:
             raise UserError(f"cannot reach the dask scheduler at {scheduler}: {e}") from None
         return client, client.close
-    cluster = LocalCluster(n_workers=workers or default_workers(), threads_per_worker=1,
-                           memory_limit=worker_memory_limit(), processes=True, dashboard_address=None,
-                           silence_logs=logging.ERROR)  # not its shutdown chatter
-    client = Client(cluster)
+    # the nannies start (and restart) their worker processes from the forkserver of `forkserver`
+    # instead of spawning interpreters that import torch and kdbench each; set for the cluster's
+    # lifetime, before distributed's first use of it would preload its own list instead
+    forkserver("distributed")
+    method = dask.config.set({"distributed.worker.multiprocessing-method": "forkserver"})
+    try:
+        cluster = LocalCluster(n_workers=workers or default_workers(), threads_per_worker=1,
+                               memory_limit=worker_memory_limit(), processes=True,
+                               dashboard_address=None, silence_logs=logging.ERROR)  # not its shutdown chatter
+        client = Client(cluster)
+    except BaseException:
+        method.__exit__(None, None, None)
+        raise
 
     def close() -> None:
-        client.close()
-        cluster.close()
+        try:
+            client.close()
+            cluster.close()
+        finally:
+            method.__exit__(None, None, None)
     return client, close
 
 
