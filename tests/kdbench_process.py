@@ -79,6 +79,8 @@ def start(logs: Path, *argv: str, fn: Callable[..., int | None] = cli,
     logs.mkdir(parents=True, exist_ok=True)
     n = len(list(logs.glob("*.out")))
     out, err = logs / f"{n}.out", logs / f"{n}.err"
+    out.touch(exist_ok=False)  # here, not in the child: the next start takes the next number
+    err.touch(exist_ok=False)
     CONTEXT.set_forkserver_preload(PRELOAD)  # no effect once the server runs
     proc = CONTEXT.Process(target=_child, args=(fn, argv, str(out), str(err), env or {}))
     proc.start()
