@@ -51,6 +51,10 @@ GROUPS_ENV = "KDBENCH_TEST_XDIST_GROUPS"
 
 @pytest.hookimpl(tryfirst=True)  # before xdist reads the marks
 def pytest_collection_modifyitems(config, items):
+    # xdist hands out the groups first (largest first), then single tests in collection order:
+    # a long single test at the end of that order would run alone while the other worker
+    # idles, so the tests marked `early` go first
+    items.sort(key=lambda item: item.get_closest_marker("early") is None)  # stable
     groups = {}
     for item in items:
         for name in SHARED_RUNS:

@@ -14,6 +14,8 @@ from kdbench.data import files
 sys.path.insert(0, str(Path(__file__).parent))
 from fake_cifar import write_fake_data  # noqa: E402
 
+pytestmark = pytest.mark.xdist_group("cifar_run")  # one worker computes `cifar_run` (about 8 s)
+
 
 @pytest.fixture(scope="module")
 def cifar_run(tmp_path_factory):

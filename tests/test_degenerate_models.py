@@ -22,6 +22,7 @@ from kdbench.prediction import Prediction
 
 K = 10
 KEY = ["posthoc", "split", "dataset", "severity"]
+pytestmark = pytest.mark.xdist_group("degenerate")  # one worker computes `results` (about 5 s)
 
 
 def _labels_by_image() -> dict[bytes, int]:

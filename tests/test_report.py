@@ -309,7 +309,7 @@ def test_retention_is_a_per_seed_ratio_with_interval():
 
 def test_report_from_synthetic_results(tmp_path):
     res = write_synthetic(tmp_path / "results" / "syn", converged={("small-kd-ensemble", 1)})
-    md = write_report("syn", res, tmp_path / "out").read_text()
+    md = write_report("syn", res, tmp_path / "out", formats=("png",)).read_text()
     for section in ("## Paired comparisons", "## Transfer set", "## Training and convergence",
                     "noise AUROC (H)", "MNIST-C level"):
         assert section in md, section
@@ -326,7 +326,7 @@ def test_report_from_synthetic_results(tmp_path):
 
 def test_report_without_curves_transfer_or_convergence(tmp_path):
     res = write_synthetic(tmp_path / "results" / "syn", seeds=(0,), curves=False, transfer=False)
-    md = write_report("syn", res, tmp_path / "out").read_text()
+    md = write_report("syn", res, tmp_path / "out", formats=("png",)).read_text()
     assert "figure is skipped" in md and "transfer.csv` is absent" in md
     assert "no model could be checked" in md
     assert not (tmp_path / "out/figures/training_curves.png").exists()

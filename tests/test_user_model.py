@@ -92,6 +92,7 @@ def test_evaluate_model_refuses_bad_input(tmp_path):
         kdbench.evaluate_model(Tiny(), suite="smoke", name="My Net", workdir=tmp_path)
 
 
+@pytest.mark.early  # a fresh interpreter: about 8 s
 def test_example_script_runs(tmp_path):
     out = subprocess.run([sys.executable, str(ROOT / "examples/evaluate_my_model.py"), "--suite",
                           "smoke", "--workdir", str(tmp_path)], capture_output=True, text=True,
