@@ -39,6 +39,26 @@ def random_probs(rng, n, k, sharp=3.0):
 # killed and concurrent runs, failing jobs); the smoke suite runs once, in the `smoke` fixture
 TINY = Path(__file__).resolve().parent / "suites" / "tiny.toml"
 
+
+
+def tiny_suite(*edits: tuple[str, str]) -> str:
+    """tests/suites/tiny.toml's text with each ``(old, new)`` replaced; an ``old`` it does not
+    contain fails the test (a stale edit would silently test the unedited suite)."""
+    text = TINY.read_text()
+    for old, new in edits:
+        assert old in text, f"tests/suites/tiny.toml has no {old!r}"
+        text = text.replace(old, new)
+    return text
+
+
+def tiny_with_method(name: str, method: str, kind: str) -> str:
+    """The tiny suite renamed ``name``, with one more student: method ``method`` of kind
+    ``kind`` (a test plugin's), from its teacher."""
+    return tiny_suite(('name = "tiny"', f'name = "{name}"'),
+                      ("[methods.none]", f'[methods.none]\n\n[methods.{method}]\nkind = "{kind}"'),
+                      ('methods = ["none", "kd", "end2"]', f'methods = ["none", "kd", "end2", "{method}"]'))
+
+
 # Tests that use one of these session fixtures form one xdist group each (``-n 2 --dist
 # loadgroup``, pyproject.toml), so each run is computed once, on one worker, not once per worker.
 SHARED_RUNS = ("smoke", "tiny_run")

@@ -25,7 +25,7 @@ from kdbench.config import load_suite
 from kdbench.plan import plan
 from kdbench.store import RunStore
 
-from conftest import TINY, run_cli
+from conftest import run_cli, tiny_with_method
 from conftest import run_counts as counts  # (jobs run, jobs from the store)
 from kdbench_process import start
 
@@ -42,10 +42,7 @@ PAUSE = "0.25"  # seconds per training step of the slow student on the workers (
 @pytest.fixture(scope="module")
 def slow_suite(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("suite") / "slow.toml"
-    path.write_text(TINY.read_text()
-                    .replace('name = "tiny"', 'name = "slow"')
-                    .replace("[methods.none]", '[methods.none]\n\n[methods.slow]\nkind = "test-slow"')
-                    .replace('methods = ["none", "kd"]', 'methods = ["none", "kd", "slow"]'))
+    path.write_text(tiny_with_method("slow", "slow", "test-slow"))
     return path
 
 

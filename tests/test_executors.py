@@ -22,7 +22,7 @@ from kdbench.jobs import RUNNERS
 from kdbench.plan import Job, plan
 from kdbench.store import RunStore
 
-from conftest import TINY, run_cli
+from conftest import TINY, run_cli, tiny_with_method
 from conftest import run_counts as counts  # (jobs run, jobs from the store)
 
 HAS_DASK = True
@@ -206,10 +206,7 @@ def test_failing_job_under_processes_is_reported_like_local(local_run, tmp_path,
     """As tests/test_reliability.py's local case: label and reason, dependants skipped, the
     rest (here one evaluation removed from a copy of the local store) goes on, exit 1."""
     suite = tmp_path / "fails.toml"
-    suite.write_text(TINY.read_text()
-                     .replace('name = "tiny"', 'name = "fails"')
-                     .replace("[methods.none]", '[methods.none]\n\n[methods.bad]\nkind = "test-diverges"')
-                     .replace('methods = ["none", "kd"]', 'methods = ["none", "kd", "bad"]'))
+    suite.write_text(tiny_with_method("fails", "bad", "test-diverges"))
     shutil.copytree(local_run / "runs", tmp_path / "runs")
     victim = next(j for j in plan(load_suite(str(TINY)))[0] if j.kind == "evaluate")
     shutil.rmtree(tmp_path / "runs" / victim.id)

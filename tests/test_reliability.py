@@ -20,7 +20,7 @@ from kdbench.errors import UserError
 from kdbench.models import MODELS
 from kdbench.store import RunStore, fit_checkpoint, load_checkpoint
 
-from conftest import TINY, run_cli, run_counts
+from conftest import TINY, run_cli, run_counts, tiny_with_method
 from kdbench_process import start
 
 RUN = [sys.executable, "-m", "kdbench", "run", "all", "--suite", str(TINY), "--quiet", "--no-report"]
@@ -80,10 +80,7 @@ def test_failing_job_is_reported_and_the_rest_goes_on(tiny_run, tmp_path, capsys
     (that evaluation) is computed, and the report lists the failed job with its cells marked
     missing."""
     suite = tmp_path / "fails.toml"
-    suite.write_text(TINY.read_text()
-                     .replace('name = "tiny"', 'name = "fails"')
-                     .replace("[methods.none]", '[methods.none]\n\n[methods.bad]\nkind = "test-diverges"')
-                     .replace('methods = ["none", "kd"]', 'methods = ["none", "kd", "bad"]'))
+    suite.write_text(tiny_with_method("fails", "bad", "test-diverges"))
     shutil.copytree(tiny_run / "runs", tmp_path / "runs")
     victim = next(j for j in plan(load_suite(str(TINY)))[0] if j.kind == "evaluate")
     shutil.rmtree(tmp_path / "runs" / victim.id)

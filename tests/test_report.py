@@ -26,7 +26,7 @@ def digests(folder):
 def test_figures_written_and_byte_stable(tiny_run, tmp_path, capsys):
     """The report's figures, PNG and PDF, then the ``figures`` command regenerating them from
     results/ alone: the same files, byte for byte. On the results of the tests' tiny suite
-    (tests/suites/tiny.toml), which draw every figure for 8 models at a third of the smoke
+    (tests/suites/tiny.toml), which draw every figure for 5 models in a fraction of the smoke
     suite's drawing time; the smoke report's own figures are looked at in Chromium
     (tests/test_html_report.py)."""
     import shutil
@@ -363,7 +363,7 @@ def test_mixed_suite_hashes_are_refused(tiny_run, tmp_path, capsys, no_figures):
     wd = tmp_path / "wd"
     shutil.copytree(tiny_run / "results/tiny", wd / "results/tiny")
     metrics = read_table(wd / "results/tiny", "metrics")
-    metrics.loc[metrics.model == "single", "suite_hash"] = "0" * 64
+    metrics.loc[metrics.model == "ensemble", "suite_hash"] = "0" * 64
     write_table(metrics, wd / "results/tiny", "metrics", sort=["seed", "model"])
     for cmd in ("figures", "report"):
         assert main([cmd, "--suite", "tiny", "--workdir", str(wd)]) == 2

@@ -15,7 +15,7 @@ from kdbench.executor import run_one, worker_name
 from kdbench.plan import plan
 from kdbench.store import RunStore, results_lock
 
-from conftest import TINY, run_cli
+from conftest import TINY, run_cli, tiny_suite
 from kdbench_process import start
 
 RUN = ["run", "all", "--suite", str(TINY), "--quiet", "--no-report"]
@@ -111,10 +111,10 @@ def test_a_worker_takes_the_clients_data_root(tmp_path, monkeypatch):
     monkeypatch.delenv(ENV, raising=False)
     monkeypatch.delenv(ENV_SOURCE, raising=False)
     suite = tmp_path / "c10.toml"
-    suite.write_text(TINY.read_text().replace('dataset = "mnist5k"', 'dataset = "cifar10"')
-                     .replace('shift = ["digits"]', "shift = []")
-                     .replace('ood = ["photos", "noise"]', 'ood = ["noise"]')
-                     .replace('corruptions = ["shot_noise"]', "corruptions = []"))
+    suite.write_text(tiny_suite(('dataset = "mnist5k"', 'dataset = "cifar10"'),
+                                ('shift = ["digits"]', "shift = []"),
+                                ('ood = ["photos", "noise"]', 'ood = ["noise"]'),
+                                ('corruptions = ["shot_noise"]', "corruptions = []")))
     job = plan(load_suite(str(suite)))[0][0]
     (tmp_path / "runs").mkdir()
     root = tmp_path / "client-data"
