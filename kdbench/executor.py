@@ -426,9 +426,12 @@ def _dask_client(scheduler: str | None, workers: int | None,
     forkserver("distributed")
     method = dask.config.set({"distributed.worker.multiprocessing-method": "forkserver"})
     try:
+        # no dashboard; the scheduler's HTTP server (health, metrics) on a free port, not dask's
+        # 8787, which another cluster may hold (dask then warns); not its shutdown chatter
         cluster = LocalCluster(n_workers=workers or default_workers(), threads_per_worker=1,
                                memory_limit=worker_memory_limit(), processes=True,
-                               dashboard_address=None, silence_logs=logging.ERROR)  # not its shutdown chatter
+                               dashboard_address=None, scheduler_kwargs={"dashboard_address": ":0"},
+                               silence_logs=logging.ERROR)
         client = Client(cluster)
     except BaseException:
         method.__exit__(None, None, None)
