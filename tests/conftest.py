@@ -40,7 +40,6 @@ def random_probs(rng, n, k, sharp=3.0):
 TINY = Path(__file__).resolve().parent / "suites" / "tiny.toml"
 
 
-
 def tiny_suite(*edits: tuple[str, str]) -> str:
     """tests/suites/tiny.toml's text with each ``(old, new)`` replaced; an ``old`` it does not
     contain fails the test (a stale edit would silently test the unedited suite)."""

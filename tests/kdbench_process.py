@@ -10,8 +10,8 @@ from the environment) is the same in a forked process. A run in a fresh interpre
 starts it, is still what ``test_same_seed_same_bytes_in_a_fresh_workdir`` and
 tests/test_user_model.py's example script run.
 
-The forkserver is the one kdbench's ``--executor processes`` uses (one per test process,
-started by whichever comes first; its preload list is then fixed): a child imports what the
+The forkserver is the one kdbench's executors use (`kdbench.executor.forkserver`: one per test
+process, started by whichever comes first, its imports then fixed): a child imports what the
 server has not."""
 
 from __future__ import annotations
@@ -24,9 +24,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-CONTEXT = multiprocessing.get_context("forkserver")
-PRELOAD = ["kdbench.cli", "kdbench.jobs", "kdbench.collect", "kdbench.report", "torch._dynamo",
-           "kdbench_process"]
+from kdbench.executor import forkserver
+
+# beside the executors' own (kdbench.executor.PRELOAD): what a whole run and this module need
+PRELOAD = ("kdbench.cli", "kdbench.collect", "kdbench.report", "kdbench_process")
 
 
 def _child(fn: Callable[..., int | None], args: tuple, out: str, err: str,
@@ -81,7 +82,7 @@ def start(logs: Path, *argv: str, fn: Callable[..., int | None] = cli,
     out, err = logs / f"{n}.out", logs / f"{n}.err"
     out.touch(exist_ok=False)  # here, not in the child: the next start takes the next number
     err.touch(exist_ok=False)
-    CONTEXT.set_forkserver_preload(PRELOAD)  # no effect once the server runs
-    proc = CONTEXT.Process(target=_child, args=(fn, argv, str(out), str(err), env or {}))
+    proc = forkserver(*PRELOAD).Process(target=_child,
+                                        args=(fn, argv, str(out), str(err), env or {}))
     proc.start()
     return Run(proc, out, err)
